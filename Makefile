@@ -1,0 +1,53 @@
+# Two commands: `make run` and `make test`. Everything else is a helper for them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+export RAG_HOME ?= $(CURDIR)/.rag
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup setup-test run test lint bench eval chromium clean
+
+setup: $(VENV)/.installed
+
+# torch first, from the CPU wheel on this machine; constraints.txt keeps it there for everything after.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -e .
+	touch $@
+
+setup-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -c constraints.txt -e '.[test,bench]'
+	touch $@
+
+run: setup
+	$(BIN)/rag ingest
+	$(BIN)/rag ui
+
+# Debian's chromium drives the browser tests (never `playwright install`: it downloads).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup-test chromium
+	$(BIN)/python -m pytest -q
+
+lint: setup-test
+	$(BIN)/ruff check rag ui tests bench eval
+	$(BIN)/ruff format --check rag ui tests bench
+
+eval: setup
+	$(BIN)/rag eval --out eval/reports/latest
+
+bench: setup-test
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .rag .pytest_cache

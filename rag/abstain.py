@@ -1,0 +1,72 @@
+"""When to say "the abstracts don't answer this" instead of answering.
+
+Two calibrated checks (see eval/gold.jsonl and the README's evaluation section):
+1. relevance: the best paper's similarity to the question is below ``abstain_below``;
+2. unknown specifics: the question names something specific (an acronym, a model, a benchmark, a number)
+   that the best paper's title and abstract never mention — the typical on-topic question the
+   collection cannot answer ("How many GPUs was AsyncFlow evaluated on?").
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.config import Settings
+
+_QUESTION_WORDS = {"which", "what", "who", "whom", "whose", "how", "why", "when", "where", "did", "does", "do",
+                   "is", "are", "was", "were", "can", "could", "would", "should", "will", "has", "have", "in",
+                   "on", "according", "across", "between", "compared"}
+_TOKEN = re.compile(r"[^\s,;:!?()\"“”]+")
+
+
+def _normalise(text: str) -> str:
+    return " " + " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split()) + " "
+
+
+def specific_terms(question: str) -> list[str]:
+    """Words that name something specific: mixed case or digits, not at the start of the question."""
+    tokens = _TOKEN.findall(question)
+    terms = []
+    for index, token in enumerate(tokens):
+        word = re.sub(r"['’]s$", "", token.strip(".'’"))
+        if not word or not any(ch.isalnum() for ch in word) or _is_stopword(word):
+            continue
+        has_digit = any(ch.isdigit() for ch in word)
+        inner_upper = any(ch.isupper() for ch in word[1:])
+        capitalised = word[0].isupper() and index > 0
+        if has_digit or inner_upper or capitalised:
+            terms.append(word)
+    return terms
+
+
+def _is_stopword(word: str) -> bool:
+    from rag.extractive import _stopwords
+
+    return word.casefold() in _stopwords() or word.casefold() in _QUESTION_WORDS
+
+
+def mentions(text: str, term: str) -> bool:
+    """Whether ``text`` mentions ``term`` (case-, punctuation- and plural-insensitive)."""
+    haystack = _normalise(text)
+    needle = _normalise(term).strip()
+    candidates = {needle}
+    if needle.endswith("s") and len(needle) > 3:
+        candidates.add(needle[:-1])
+    return any(f" {c} " in haystack or f" {c}s " in haystack for c in candidates)
+
+
+def missing_specifics(question: str, paper_text: str) -> list[str]:
+    """Specific terms of the question that ``paper_text`` never mentions."""
+    return [t for t in specific_terms(question) if not mentions(paper_text, t)]
+
+
+def abstain_reason(top_relevance: float | None, question: str, evidence_text: str, settings: Settings) -> str | None:
+    """Why to abstain, or None to answer. ``evidence_text``: titles and abstracts of the papers to cite."""
+    if top_relevance is None:
+        return "nothing is indexed"
+    if top_relevance < settings.abstain_below:
+        return f"best relevance {top_relevance:.2f} is below {settings.abstain_below:.2f}"
+    missing = missing_specifics(question, evidence_text)
+    if missing:
+        return "the abstracts never mention " + ", ".join(repr(m) for m in dict.fromkeys(missing))
+    return None

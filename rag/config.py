@@ -1,0 +1,95 @@
+"""All settings in one place: environment variables with the ``RAG_`` prefix (and the OpenAI ones)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "daily_papers.txt"
+
+
+def _default_home() -> Path:
+    return Path(user_data_dir("rag", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Each field reads ``RAG_<NAME>`` unless noted."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", populate_by_name=True)
+
+    # --- store ---
+    home: Path = Field(default_factory=_default_home, description="Directory holding the index (Chroma + BM25).")
+    chroma_url: str | None = Field(
+        default=None, description="URL of a Chroma server (http://host:port); unset = embedded store under home."
+    )
+    collection: str = Field(default="papers", description="Chroma collection name.")
+
+    # --- indexing ---
+    chunk_size: int = Field(default=64, ge=16, le=2048, description="Chunk size in tokens (sentence splitter).")
+    chunk_overlap: int = Field(default=0, ge=0, le=512, description="Token overlap between chunks.")
+    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+
+    # --- retrieval ---
+    top_k: int = Field(default=10, ge=1, le=100, description="Papers returned by retrieval (the ranking size).")
+    retriever: str = Field(default="hybrid", pattern="^(hybrid|dense|bm25)$", description="hybrid, dense or bm25.")
+    candidates: int = Field(default=60, ge=5, description="Chunks fetched from each retriever before fusion.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    abstain_below: float = Field(
+        default=0.40, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
+    )
+    list_min_relevance: float = Field(
+        default=0.45, description="'Which papers' answers list every paper at or above this relevance."
+    )
+    list_max_drop: float = Field(
+        default=0.15, description="...and within this distance of the best paper's relevance."
+    )
+    max_question_chars: int = Field(default=2000, ge=50, description="Longer questions are truncated.")
+
+    # --- LLM (optional) ---
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "RAG_LLM_API_KEY"),
+        description="API key for the OpenAI-compatible endpoint (OPENAI_API_KEY).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAG_LLM_BASE_URL", "OPENAI_BASE_URL"),
+        description="Base URL of an OpenAI-compatible server (RAG_LLM_BASE_URL or OPENAI_BASE_URL).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name.")
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM request times out.")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx/connection errors.")
+    llm_context_tokens: int = Field(default=8000, ge=512, description="Token budget for the prompt sources.")
+    answerer: str = Field(
+        default="auto", pattern="^(auto|llm|extractive)$", description="auto (llm when configured), llm or extractive."
+    )
+
+    # --- UI ---
+    ui_host: str = Field(default="127.0.0.1", description="Address the UI binds to.")
+    ui_port: int = Field(default=7860, ge=1, le=65535, description="UI port.")
+    ui_auth: SecretStr | None = Field(default=None, description="user:password, required to bind beyond loopback.")
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.llm_base_url is not None
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def bm25_path(self) -> Path:
+        return self.home / "bm25"
+
+
+def mask_secret(secret: SecretStr | str | None) -> str:
+    """Show only enough of a key to recognise it: ``sk-…abcd``."""
+    if secret is None:
+        return "(not set)"
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
+    if len(value) <= 8:
+        return "****"
+    return f"{value[:3]}…{value[-4:]}"

@@ -1,0 +1,159 @@
+"""The offline answerer: quotes the sentences of the retrieved abstracts that answer the question.
+
+No model is needed. Every answer sentence is a quoted evidence sentence followed by its ``[n]``;
+list questions list every paper above the relevance thresholds; when nothing is relevant enough it
+abstains and names the closest papers as possibly related.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from rag.abstain import abstain_reason
+from rag.answer import Answer, Citation, full_text, question_shape
+from rag.config import Settings
+from rag.retrieve import PaperHit, Retrieval
+
+PaperTexts = Callable[[list[str]], dict[str, str]]
+NOTICE = "Extractive answer (offline, no LLM configured): sentences quoted from the abstracts."
+ABSTAIN_TEXT = "The abstracts in this collection don't answer this question."
+MAX_LIST = 12
+MAX_COMPARISON = 4
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?%?")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # noqa: ANN202 - PyStemmer has no type stubs
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | {"paper", "papers", "study", "studies", "work", "abstract", "say", "says",
+                                      "show", "shows", "does", "do", "report", "reports", "propose", "proposes"}
+
+
+def content_terms(text: str) -> set[str]:
+    words = [w for w in _WORD.findall(text.casefold()) if w not in _stopwords() and len(w) > 1]
+    return set(_stemmer().stemWords(words))
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def best_sentences(question_terms: set[str], paper: PaperHit, limit: int = 1) -> list[str]:
+    """The sentences of the paper's best chunks that share the most terms with the question.
+
+    Ties go to the chunk the embedding ranked higher, so a paraphrased question still gets the
+    semantically closest passage.
+    """
+    scored: list[tuple[float, int, str]] = []
+    order = 0
+    for rank, chunk in enumerate(paper.chunks[:3]):
+        for sentence in split_sentences(chunk.text):
+            terms = content_terms(sentence)
+            overlap = len(question_terms & terms) / (len(question_terms) or 1)
+            score = overlap + 0.5 * chunk.similarity - 0.05 * rank
+            scored.append((score, order, sentence))
+            order += 1
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    chosen = [s for _, _, s in scored[:limit]]
+    # Keep the quoted sentences in their order in the abstract.
+    return sorted(chosen, key=lambda s: next(o for _, o, t in scored if t == s))
+
+
+def select_papers(retrieval: Retrieval, shape: str, settings: Settings) -> list[PaperHit]:
+    papers = retrieval.papers
+    top = papers[0].relevance
+    if shape == "list":
+        floor = max(settings.list_min_relevance, top - settings.list_max_drop)
+        chosen = [p for p in papers if p.relevance >= floor][:MAX_LIST]
+    elif shape == "comparison":
+        floor = max(settings.list_min_relevance, top - settings.list_max_drop)
+        chosen = [p for p in papers if p.relevance >= floor][:MAX_COMPARISON]
+        chosen = chosen if len(chosen) >= 2 else papers[:2]
+    else:
+        chosen = papers[:1]
+    return chosen or papers[:1]
+
+
+def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> tuple[str, list[PaperHit], str | None]:
+    """The question's shape, the papers to cite, and the reason to abstain instead (or None)."""
+    shape = question_shape(retrieval.question)
+    if not retrieval.papers:
+        return shape, [], "nothing is indexed"
+    papers = select_papers(retrieval, shape, settings)
+    texts = paper_texts([p.paper_id for p in papers])
+    reason = abstain_reason(retrieval.papers[0].relevance, retrieval.question, "\n".join(texts.values()), settings)
+    return shape, papers, reason
+
+
+def extractive_answer(
+    retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts, notice: str | None = NOTICE
+) -> Answer:
+    question = retrieval.question
+    retrieved = [p.title for p in retrieval.papers]
+    shape, papers, reason = plan(retrieval, settings, paper_texts)
+    if reason:
+        return abstention(retrieval, notice, reason)
+    terms = content_terms(question)
+    citations: list[Citation] = []
+    lines: list[str] = []
+    for n, paper in enumerate(papers, start=1):
+        sentences = best_sentences(terms, paper, limit=2 if shape == "single" else 1)
+        evidence = " ".join(sentences)
+        citations.append(Citation(n, paper.paper_id, paper.title, evidence, paper.url, round(paper.relevance, 4)))
+        if shape == "single":
+            lines.extend(f"{s} [{n}]" for s in sentences)
+        else:
+            lines.append(f"- {paper.title}: {evidence} [{n}]")
+    if shape == "single":
+        body = " ".join(lines)
+    else:
+        intro = (
+            f"{len(papers)} paper{'s' if len(papers) != 1 else ''} in this collection "
+            f"{'address' if len(papers) != 1 else 'addresses'} this:"
+        )
+        body = intro + "\n" + "\n".join(lines)
+    low = papers[0].relevance < settings.list_min_relevance
+    if low:
+        body = "Low relevance: the closest passages only partly match the question.\n" + body
+    return Answer(
+        question=question,
+        text=full_text(body, citations),
+        citations=citations,
+        retrieved=retrieved,
+        abstained=False,
+        mode="extractive",
+        latency_ms=0.0,
+        body=body,
+        notice=notice,
+        low_relevance=low,
+    )
+
+
+def abstention(retrieval: Retrieval, notice: str | None, reason: str = "") -> Answer:
+    related = [p.title for p in retrieval.papers[:3]]
+    body = ABSTAIN_TEXT + (f" ({reason}.)" if reason else "")
+    if related:
+        body += "\nPossibly related:\n" + "\n".join(f"- {t}" for t in related)
+    return Answer(
+        question=retrieval.question,
+        text=body,
+        citations=[],
+        retrieved=[p.title for p in retrieval.papers],
+        abstained=True,
+        mode="extractive",
+        latency_ms=0.0,
+        body=body,
+        notice=notice,
+        related=related,
+    )

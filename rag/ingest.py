@@ -1,0 +1,202 @@
+"""Chunk, embed and upsert papers into Chroma, then rebuild the keyword index beside it.
+
+Idempotent and resumable: chunk ids are ``<paper id>:<content hash>:<n>``, so the same paper always
+produces the same ids; unchanged papers are skipped without re-embedding; a changed abstract's new
+chunks are written before its old ones are deleted. A marker file records an ingest in progress, so a
+crashed run is detected and the keyword index is rebuilt on the next open.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.corpus import Paper
+from rag.embeddings import Embedder
+from rag.keyword import KeywordIndex, keyword_text
+from rag.store import ChunkStore
+
+UPSERT_BATCH = 256
+Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
+
+
+@dataclass
+class IngestReport:
+    papers_seen: int = 0
+    papers_added: int = 0
+    papers_updated: int = 0
+    papers_unchanged: int = 0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    papers_total: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
+    """Split one abstract with llama-index's sentence splitter; every chunk carries its paper's title."""
+    from llama_index.core.node_parser import SentenceSplitter
+
+    splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    texts = [t for t in splitter.split_text(paper.abstract) if t.strip()] or [paper.abstract]
+    chunks = []
+    for n, text in enumerate(texts):
+        meta: dict[str, Any] = {
+            "paper_id": paper.id,
+            "title": paper.title,
+            "url": paper.url or "",
+            "source": paper.source,
+            "chunk": n,
+            "hash": paper.content_hash,
+        }
+        if n == 0:
+            meta["abstract"] = paper.abstract
+        chunks.append(Chunk(f"{paper.id}:{paper.content_hash}:{n}", text, meta))
+    return chunks
+
+
+# ---------------------------------------------------------------- in-progress marker
+
+
+def marker_path(settings: Settings) -> Path:
+    return settings.home / "ingest-in-progress"
+
+
+def ingest_running(settings: Settings) -> bool:
+    """True while another live process is ingesting into this home."""
+    marker = marker_path(settings)
+    try:
+        pid = int(marker.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted_ingest(settings: Settings) -> bool:
+    """A marker left by a process that died mid-ingest."""
+    return marker_path(settings).exists() and not ingest_running(settings)
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def ingest(
+    papers: list[Paper],
+    store: ChunkStore,
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    rebuild: bool = False,
+) -> IngestReport:
+    started = time.perf_counter()
+    report = IngestReport(papers_seen=len(papers))
+    settings.home.mkdir(parents=True, exist_ok=True)
+    marker = marker_path(settings)
+    if ingest_running(settings) and int(marker.read_text().strip()) != os.getpid():
+        raise RuntimeError(f"another `rag ingest` is running on {settings.home}; wait for it to finish.")
+    marker.write_text(str(os.getpid()))
+    try:
+        if rebuild:
+            store.reset()
+        _write_chunks(papers, store, embedder, settings, report, progress)
+    finally:
+        # Whatever happened, the keyword index must match what Chroma now holds.
+        report.papers_total, report.chunks_total = rebuild_keyword_index(store, settings)
+        marker.unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write_chunks(
+    papers: list[Paper],
+    store: ChunkStore,
+    embedder: Embedder,
+    settings: Settings,
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    existing = store.ids_for_papers([p.id for p in papers])
+    pending: list[tuple[Paper, list[Chunk], set[str]]] = []
+    for paper in papers:
+        chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
+        old_ids = existing.get(paper.id, set())
+        if old_ids == {c.id for c in chunks}:
+            report.papers_unchanged += 1
+            continue
+        if old_ids:
+            report.papers_updated += 1
+        else:
+            report.papers_added += 1
+        pending.append((paper, chunks, old_ids))
+
+    total = sum(len(chunks) for _, chunks, _ in pending)
+    done = 0
+    if progress:
+        progress(0, total)
+    for batch in _batches(pending, UPSERT_BATCH):
+        chunks = [c for _, paper_chunks, _ in batch for c in paper_chunks]
+        vectors = embedder.embed_texts([keyword_text(c.metadata, c.text) for c in chunks])
+        store.collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[c.metadata for c in chunks],
+        )
+        report.chunks_written += len(chunks)
+        # Only now that the new chunks are stored, drop the papers' stale ones.
+        stale = [old for _, paper_chunks, old_ids in batch for old in old_ids - {c.id for c in paper_chunks}]
+        if stale:
+            store.collection.delete(ids=stale)
+            report.chunks_deleted += len(stale)
+        done += len(chunks)
+        if progress:
+            progress(done, total)
+
+
+def _batches(
+    pending: list[tuple[Paper, list[Chunk], set[str]]], size: int
+) -> Iterator[list[tuple[Paper, list[Chunk], set[str]]]]:
+    """Group whole papers into batches of about ``size`` chunks."""
+    batch: list[tuple[Paper, list[Chunk], set[str]]] = []
+    count = 0
+    for item in pending:
+        batch.append(item)
+        count += len(item[1])
+        if count >= size:
+            yield batch
+            batch, count = [], 0
+    if batch:
+        yield batch
+
+
+def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, int]:
+    """Rebuild the BM25 index from Chroma; returns (papers, chunks) now in the store."""
+    ids, docs, metas = store.all_chunks()
+    index = KeywordIndex.build(ids, docs, metas)
+    if index is None:
+        shutil.rmtree(settings.bm25_path, ignore_errors=True)
+    else:
+        index.save(settings.bm25_path)
+    return len({m["paper_id"] for m in metas}), len(ids)

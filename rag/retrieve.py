@@ -1,0 +1,170 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) chunk rankings, fused, then ranked by paper.
+
+Each paper comes back with its best evidence chunks and a *relevance* in [0, 1]: the cosine similarity
+between the question and the paper's best chunk. Relevance is what the answerers compare against the
+calibrated thresholds; the fused score only orders the papers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.ingest import interrupted_ingest, rebuild_keyword_index
+from rag.keyword import KeywordIndex, keyword_text
+from rag.store import ChunkStore
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass
+class ChunkHit:
+    chunk_id: str
+    text: str
+    similarity: float  # cosine similarity with the question
+    fused: float = 0.0
+
+
+@dataclass
+class PaperHit:
+    paper_id: str
+    title: str
+    url: str | None
+    relevance: float
+    score: float
+    chunks: list[ChunkHit] = field(default_factory=list)
+
+    @property
+    def best_chunk(self) -> ChunkHit:
+        return self.chunks[0]
+
+
+@dataclass
+class Retrieval:
+    question: str
+    papers: list[PaperHit]
+    query_vector: np.ndarray
+    mode: str
+
+
+class Retriever:
+    """Read-only view of the store that ranks papers for a question. Thread-safe."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self._keyword: KeywordIndex | None = None
+        self._keyword_lock = threading.Lock()
+
+    # ------------------------------------------------------------ keyword index
+
+    def keyword_index(self) -> KeywordIndex | None:
+        with self._keyword_lock:
+            count = self.store.count()
+            stale = self._keyword is None or self._keyword.chunk_count != count
+            if stale:
+                self._keyword = KeywordIndex.load(self.settings.bm25_path)
+                if count and (
+                    self._keyword is None or self._keyword.chunk_count != count or interrupted_ingest(self.settings)
+                ):
+                    # Missing, from a crashed ingest, or changed by another process: rebuild from Chroma.
+                    rebuild_keyword_index(self.store, self.settings)
+                    self._keyword = KeywordIndex.load(self.settings.bm25_path)
+            return self._keyword
+
+    def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Title and full abstract of each paper (stored on the paper's first chunk)."""
+        if not paper_ids:
+            return {}
+        result = self.store.collection.get(
+            where={"$and": [{"paper_id": {"$in": list(paper_ids)}}, {"chunk": 0}]}, include=["metadatas"]
+        )
+        return {str(m["paper_id"]): f"{m['title']}\n{m.get('abstract', '')}" for m in result["metadatas"]}
+
+    # ------------------------------------------------------------ search
+
+    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
+        k = k or self.settings.top_k
+        mode = mode or self.settings.retriever
+        if mode not in MODES:
+            raise ValueError(f"retriever {mode!r} is not one of {', '.join(MODES)}")
+        query_vector = self.embedder.embed_query(question)
+        candidates = max(self.settings.candidates, 6 * k)
+        dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
+        keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
+        chunks = self._fuse(dense, keyword, query_vector)
+        papers = self._by_paper(chunks, k)
+        return Retrieval(question, papers, query_vector, mode)
+
+    def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
+        count = self.store.count()
+        if not count:
+            return []
+        result = self.store.collection.query(
+            query_embeddings=[vector],
+            n_results=min(limit, count),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (chunk_id, doc, meta, 1.0 - float(dist))
+            for chunk_id, doc, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def _keyword_search(self, question: str, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
+        index = self.keyword_index()
+        if index is None:
+            return []
+        return [(h.chunk_id, h.text, h.metadata, h.score) for h in index.search(question, limit)]
+
+    def _fuse(
+        self,
+        dense: list[tuple[str, str, dict[str, Any], float]],
+        keyword: list[tuple[str, str, dict[str, Any], float]],
+        query_vector: np.ndarray,
+    ) -> dict[str, tuple[ChunkHit, dict[str, Any]]]:
+        """Reciprocal rank fusion over the two chunk rankings; every chunk gets its cosine similarity."""
+        rrf_k = self.settings.rrf_k
+        hits: dict[str, tuple[ChunkHit, dict[str, Any]]] = {}
+        for rank, (chunk_id, text, meta, similarity) in enumerate(dense):
+            hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, 1.0 / (rrf_k + rank + 1)), meta)
+        missing: list[str] = []
+        for rank, (chunk_id, text, meta, _score) in enumerate(keyword):
+            if chunk_id in hits:
+                hits[chunk_id][0].fused += 1.0 / (rrf_k + rank + 1)
+            else:
+                hits[chunk_id] = (ChunkHit(chunk_id, text, float("nan"), 1.0 / (rrf_k + rank + 1)), meta)
+                missing.append(chunk_id)
+        if missing:  # keyword-only chunks: fetch their vectors to score their relevance too
+            result = self.store.collection.get(ids=missing, include=["embeddings"])
+            for chunk_id, vector in zip(result["ids"], result["embeddings"], strict=True):
+                hits[chunk_id][0].similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+        for hit, _ in hits.values():
+            if np.isnan(hit.similarity):
+                hit.similarity = 0.0
+        return hits
+
+    def _by_paper(self, hits: dict[str, tuple[ChunkHit, dict[str, Any]]], k: int) -> list[PaperHit]:
+        papers: dict[str, PaperHit] = {}
+        for hit, meta in hits.values():
+            pid = str(meta["paper_id"])
+            paper = papers.get(pid)
+            if paper is None:
+                paper = papers[pid] = PaperHit(pid, str(meta["title"]), str(meta.get("url") or "") or None, 0.0, 0.0)
+            paper.chunks.append(hit)
+        for paper in papers.values():
+            paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
+            paper.relevance = max(0.0, paper.chunks[0].similarity)
+            paper.score = max(c.fused for c in paper.chunks)
+        ranked = sorted(papers.values(), key=lambda p: (p.score, p.relevance), reverse=True)
+        return ranked[:k]
+
+
+__all__ = ["ChunkHit", "PaperHit", "Retrieval", "Retriever", "keyword_text"]

@@ -1,0 +1,178 @@
+"""Opening the Chroma collection: embedded under ``RAG_HOME`` or a Chroma server at ``RAG_CHROMA_URL``.
+
+Chroma is the source of truth for chunks and their vectors. It is always given vectors we computed;
+its own default embedding function (which downloads a model) is never attached.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from rag.config import Settings
+from rag.embeddings import DIMENSION, MODEL_NAME
+
+SCHEMA_VERSION = 1
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as it is; the message says what to do."""
+
+
+@dataclass
+class PaperRecord:
+    id: str
+    title: str
+    url: str | None
+    abstract: str
+    source: str
+    chunks: int
+
+
+def _client(settings: Settings) -> Any:
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise StoreError(
+                f"RAG_CHROMA_URL={settings.chroma_url!r} is not an http(s)://host:port URL; fix or unset it."
+            )
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as err:  # chromadb raises bare Exception/ValueError on connection failure
+            raise StoreError(
+                f"cannot reach the Chroma server at {settings.chroma_url} ({err.__class__.__name__}); "
+                "start it (`chroma run`) or unset RAG_CHROMA_URL."
+            ) from None
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as err:
+        raise StoreError(
+            f"the index at {settings.chroma_path} cannot be opened ({_short(err)}); "
+            "it may be corrupt or from another version: run `rag ingest --rebuild`."
+        ) from None
+
+
+def _short(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+    return text[:160]
+
+
+class ChunkStore:
+    """The Chroma collection holding every chunk, its vector and its paper's metadata."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = _client(settings)
+        self._collection: Any = None
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._collection = self._open_collection()
+        return self._collection
+
+    def _open_collection(self) -> Any:
+        try:
+            collection = self.client.get_or_create_collection(
+                self.settings.collection,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embed_model": MODEL_NAME, "dimension": DIMENSION, "schema": SCHEMA_VERSION},
+            )
+        except Exception as err:
+            raise StoreError(
+                f"the collection {self.settings.collection!r} at {self.location} cannot be opened ({_short(err)}); "
+                "run `rag ingest --rebuild`."
+            ) from None
+        meta = collection.metadata or {}
+        if meta.get("embed_model") != MODEL_NAME or meta.get("schema") != SCHEMA_VERSION:
+            raise StoreError(
+                f"the index at {self.location} was built by another version or embedding model "
+                f"({meta.get('embed_model')!r}, schema {meta.get('schema')!r}); run `rag ingest --rebuild`."
+            )
+        return collection
+
+    def count(self) -> int:
+        try:
+            return self.collection.count()
+        except StoreError:
+            raise
+        except Exception as err:
+            raise StoreError(
+                f"the index at {self.location} cannot be read ({_short(err)}); run `rag ingest --rebuild`."
+            ) from None
+
+    def reset(self) -> None:
+        """Drop the collection (used by ``--rebuild``)."""
+        try:
+            self.client.delete_collection(self.settings.collection)
+        except Exception:
+            if not self.settings.chroma_url and self.settings.chroma_path.exists():
+                # An unreadable embedded store: remove the directory and start over.
+                shutil.rmtree(self.settings.chroma_path)
+                self.client = _client(self.settings)
+        self._collection = None
+
+    def ids_for_papers(self, paper_ids: list[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {pid: set() for pid in paper_ids}
+        for start in range(0, len(paper_ids), 500):
+            batch = paper_ids[start : start + 500]
+            result = self.collection.get(where={"paper_id": {"$in": batch}}, include=["metadatas"])
+            for chunk_id, meta in zip(result["ids"], result["metadatas"], strict=True):
+                found[str(meta["paper_id"])].add(chunk_id)
+        return found
+
+    def all_chunks(self, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk's id, text and metadata (paged, so large stores don't load in one response)."""
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict[str, Any]] = []
+        total = self.count()
+        for offset in range(0, total, batch):
+            page = self.collection.get(include=["documents", "metadatas"], limit=batch, offset=offset)
+            ids += page["ids"]
+            docs += page["documents"]
+            metas += page["metadatas"]
+        return ids, docs, metas
+
+    def papers(self) -> list[PaperRecord]:
+        _, docs, metas = self.all_chunks()
+        return papers_from_chunks(docs, metas)
+
+
+def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[PaperRecord]:
+    """Reassemble one record per paper from its chunks (the abstract lives on chunk 0)."""
+    records: dict[str, PaperRecord] = {}
+    for doc, meta in zip(docs, metas, strict=True):
+        pid = str(meta["paper_id"])
+        record = records.get(pid)
+        if record is None:
+            record = records[pid] = PaperRecord(
+                id=pid,
+                title=str(meta["title"]),
+                url=str(meta["url"]) or None,
+                abstract="",
+                source=str(meta.get("source", "")),
+                chunks=0,
+            )
+        record.chunks += 1
+        if meta.get("abstract"):
+            record.abstract = str(meta["abstract"])
+        elif not record.abstract and int(meta.get("chunk", 0)) == 0:
+            record.abstract = doc
+    return sorted(records.values(), key=lambda r: r.title.casefold())
