@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rag.answer import Answer
 from rag.config import BUNDLED_CORPUS, Settings
 from rag.corpus import Paper, load_corpus
 from rag.embeddings import Embedder, shared_embedder
-from rag.extractive import extractive_answer
 from rag.ingest import IngestReport, Progress, ingest
+from rag.llm import LLMFault
+from rag.llm_answer import LLMAnswerer, answer_stream
 from rag.retrieve import Retriever
 from rag.store import ChunkStore, PaperRecord
 
@@ -49,6 +50,8 @@ class Assistant:
         self.store = ChunkStore(self.settings)
         self.retriever = Retriever(self.store, self.embedder, self.settings)
         self.announce = announce or (lambda message: None)
+        # Built (and its prompt templates checked) at start-up; it sends nothing until asked.
+        self.llm = LLMAnswerer(self.settings) if self.settings.llm_configured else None
 
     # ------------------------------------------------------------ indexing
 
@@ -83,15 +86,64 @@ class Assistant:
         retriever: str | None = None,
         answerer: str | None = None,
     ) -> Answer:
+        """Answer one question. ``answerer``: auto (the LLM when configured), llm or extractive."""
+        for item in self._answer(question, k, retriever, answerer, None, stream=False):
+            if isinstance(item, Answer):
+                return item
+        raise RuntimeError("the answerer produced no Answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        answerer: str | None = None,
+        history: Sequence[tuple[str, str]] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the model's text deltas as they arrive, then exactly one final, checked ``Answer``.
+
+        The final Answer replaces the streamed text (invalid citations removed, unsupported sentences
+        marked, or the extractive fallback). In extractive mode only the Answer is yielded. ``history``:
+        earlier (user, assistant) turns; in LLM mode the question is first rewritten to stand alone.
+        """
+        return self._answer(question, k, retriever, answerer, history, stream=True)
+
+    def rewrite_question(self, question: str, history: Sequence[tuple[str, str]] | None) -> str:
+        """The follow-up ``question`` made standalone using ``history`` (unchanged without LLM or history)."""
+        if self.llm is None or not history:
+            return question
+        try:
+            return self.llm.rewrite(question, history)
+        except LLMFault:
+            return question
+
+    def _answer(
+        self,
+        question: str,
+        k: int | None,
+        retriever: str | None,
+        answerer: str | None,
+        history: Sequence[tuple[str, str]] | None,
+        stream: bool,
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
         text, truncated = clean_question(question, self.settings.max_question_chars)
         self.ensure_indexed()
-        retrieval = self.retriever.retrieve(text, k=k, mode=retriever)
-        answer = extractive_answer(retrieval, self.settings, self.retriever.paper_texts)
+        answer = yield from answer_stream(
+            text,
+            settings=self.settings,
+            retriever=self.retriever,
+            llm=self.llm,
+            k=k,
+            retriever_mode=retriever,
+            answerer=answerer,
+            history=history,
+            stream=stream,
+        )
         if truncated:
             answer.notice = f"{truncated} {answer.notice or ''}".strip()
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 1)
-        return answer
+        yield answer
 
 
 def open_assistant(settings: Settings | None = None, **overrides: object) -> Assistant:

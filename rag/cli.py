@@ -80,22 +80,85 @@ def ask(
     question: Annotated[str, typer.Argument(help="Your question about the papers.")],
     k: Annotated[int | None, typer.Option("--k", min=1, max=100, help="Papers to retrieve.")] = None,
     retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25.")] = None,
+    answerer: Annotated[
+        str | None, typer.Option(help="auto (the LLM when one is configured), llm or extractive.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show token usage, latency, the citation check.")
+    ] = False,
 ) -> None:
-    """Ask a question; the answer cites the papers it came from."""
+    """Ask a question; the answer cites the papers it came from (streamed when a model writes it)."""
     if retriever and retriever not in {"hybrid", "dense", "bm25"}:
         raise UserError(f"--retriever {retriever!r} is not one of hybrid, dense, bm25.")
-    assistant = _assistant(_settings())
+    if answerer and answerer not in {"auto", "llm", "extractive"}:
+        raise UserError(f"--answerer {answerer!r} is not one of auto, llm, extractive.")
+    settings = _settings()
+    if answerer == "llm" and not settings.llm_configured:
+        raise UserError(
+            "--answerer llm needs a model: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a local server)."
+        )
+    assistant = _assistant(settings)
     if not assistant.store.count():
         with _progress("Indexing bundled corpus") as update:
             assistant.ensure_indexed(progress=update)
-    answer = assistant.ask(question, k=k, retriever=retriever)
     if as_json:
+        answer = assistant.ask(question, k=k, retriever=retriever, answerer=answerer)
         out.print_json(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
+    streamed: list[str] = []
+    for item in assistant.stream(question, k=k, retriever=retriever, answerer=answerer):
+        if isinstance(item, str):
+            streamed.append(item)
+            out.print(item, end="", markup=False, highlight=False)
+        else:
+            answer = item
+    _print_answer(answer, "".join(streamed), verbose)
+
+
+def _print_answer(answer: Any, streamed: str, verbose: bool) -> None:
+    """After a streamed reply, add only what the citation check changed; else print the whole answer."""
+    if streamed:
+        out.print()
+        if answer.mode == "llm" and answer.body.strip() == streamed.strip():
+            rest = answer.text[len(answer.body) :].strip()
+            if rest:
+                out.print("\n" + escape(rest))
+        else:
+            label = "checked answer" if answer.mode == "llm" else "extractive answer"
+            out.print(f"\n[dim]── {label} ──[/]")
+            out.print(escape(answer.text))
+    else:
+        out.print(escape(answer.text))
     if answer.notice:
         err.print(f"[dim]{escape(answer.notice)}[/]")
-    out.print(escape(answer.text))
+    if verbose:
+        for line in _details(answer):
+            err.print(f"[dim]{escape(line)}[/]")
+
+
+def _details(answer: Any) -> list[str]:
+    """--verbose: the answer's mode, timing, token usage and every sentence the citation check flagged."""
+    lines = [f"mode {answer.mode}, {answer.latency_ms:.0f} ms in total, {len(answer.citations)} citation(s)"]
+    usage = answer.usage or {}
+    if usage.get("total_tokens") is not None:
+        estimated = " (estimated with tiktoken)" if usage.get("estimated") else ""
+        first = f", first token after {usage['first_token_ms']:.0f} ms" if usage.get("first_token_ms") else ""
+        lines.append(
+            f"model {usage.get('model')}: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} "
+            f"completion = {usage['total_tokens']} tokens{estimated}; "
+            f"model latency {usage['model_latency_ms']:.0f} ms{first}; "
+            f"{usage.get('sources_sent')} sources sent, {usage.get('sources_dropped')} over the token budget"
+        )
+    elif usage:
+        lines.append(f"model {usage.get('model')}: failed ({usage.get('fault')}) after "
+                     f"{usage.get('model_latency_ms', 0):.0f} ms")
+    for verdict in answer.sentences:
+        if verdict.citations and not verdict.supported:
+            lines.append(f"unsupported: {verdict.sentence!r} ({verdict.reason})")
+        elif not verdict.citations and verdict.reason == "uncited":
+            lines.append(f"uncited: {verdict.sentence!r}")
+    return lines
 
 
 @app.command()
@@ -131,7 +194,6 @@ def papers() -> None:
 @app.command()
 def info() -> None:
     """Where the index lives, what it holds, which models answer."""
-    from rag.config import mask_secret
     from rag.embeddings import MODEL_NAME
     from rag.store import ChunkStore
 
@@ -148,16 +210,145 @@ def info() -> None:
         ("embedding model", MODEL_NAME),
         ("retriever", settings.retriever),
     ]
-    if settings.llm_configured:
-        rows += [
-            ("LLM", f"{settings.llm_model} at {settings.llm_base_url or 'https://api.openai.com/v1'}"),
-            ("API key", mask_secret(settings.openai_api_key)),
-        ]
-    else:
-        rows.append(("LLM", "not configured (extractive answers, offline)"))
+    from rag.llm import describe
+
+    rows += describe(settings)  # model, endpoint, API key masked
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         out.print(f"{name:<{width}}  {escape(value)}")
+
+
+@app.command(name="eval")
+def eval_command(
+    gold: Annotated[Path, typer.Option(help="Gold questions (JSONL).")] = Path("eval/gold.jsonl"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where results.json and report.md go.")] = Path(
+        "eval/reports/latest"
+    ),
+    retriever: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
+    answerer: Annotated[str, typer.Option(help="extractive, llm or auto.")] = "extractive",
+    k: Annotated[int, typer.Option("--k", min=1, max=100, help="Papers retrieved per question.")] = 10,
+    compare: Annotated[bool, typer.Option("--compare", help="Also run dense, BM25 and a llama-index baseline.")] = False,
+) -> None:
+    """Score the assistant on gold questions; print a table by kind and write a report."""
+    from rag import evaluate
+
+    if retriever not in {"hybrid", "dense", "bm25"}:
+        raise UserError(f"--retriever {retriever!r} is not one of hybrid, dense, bm25.")
+    if answerer not in {"extractive", "llm", "auto"}:
+        raise UserError(f"--answerer {answerer!r} is not one of extractive, llm, auto.")
+    try:
+        golds = evaluate.load_gold(gold)
+    except evaluate.GoldError as error:
+        raise UserError(str(error)) from None
+    assistant = _assistant(_settings())
+    if not assistant.store.count():
+        with _progress("Indexing bundled corpus") as update:
+            assistant.ensure_indexed(progress=update)
+    command = f"rag eval --gold {gold} --retriever {retriever} --answerer {answerer} --k {k}"
+    config = {"gold": str(gold), "retriever": retriever, "answerer": answerer, "k": k, "command": command}
+
+    def ask_with(mode: str):  # noqa: ANN202
+        return lambda q: assistant.ask(q, k=k, retriever=mode, **_answerer_arg(assistant, answerer))
+
+    with _progress(f"Evaluating ({retriever})") as update:
+        results = evaluate.run_eval(golds, ask_with(retriever), config, progress=update)
+    baselines = None
+    if compare:
+        baselines = {}
+        for mode in ("dense", "bm25", "hybrid"):
+            if mode == retriever:
+                baselines[mode] = results
+                continue
+            with _progress(f"Baseline {mode}") as update:
+                baselines[mode] = evaluate.run_eval(golds, ask_with(mode), {**config, "retriever": mode}, update)
+        from rag.baseline import LlamaIndexBaseline
+        from rag.corpus import load_corpus
+        from rag.config import BUNDLED_CORPUS
+
+        peer = LlamaIndexBaseline(load_corpus([BUNDLED_CORPUS]), assistant.embedder, top_k=k)
+        with _progress("Baseline llama-index") as update:
+            baselines["llama-index default"] = evaluate.run_eval(golds, peer.ask, {**config, "retriever": "li"}, update)
+    evaluate.write_report(results, out_dir, baselines)
+    _print_eval(results, baselines)
+    out.print(f"Wrote {out_dir / 'results.json'} and {out_dir / 'report.md'}.")
+
+
+def _answerer_arg(assistant: Any, answerer: str) -> dict[str, str]:
+    import inspect
+
+    return {"answerer": answerer} if "answerer" in inspect.signature(assistant.ask).parameters else {}
+
+
+def _print_eval(results: dict[str, Any], baselines: dict[str, dict[str, Any]] | None) -> None:
+    from rich.table import Table
+
+    from rag import evaluate
+
+    table = Table(title="By kind")
+    table.add_column("kind")
+    for column in evaluate.KIND_COLUMNS:
+        table.add_column(column, justify="right")
+    for kind, values in results["by_kind"].items():
+        table.add_row(kind, *[evaluate._fmt(values.get(c)) for c in evaluate.KIND_COLUMNS])
+    table.add_row("all", *[evaluate._fmt(results["summary"].get(c)) for c in evaluate.KIND_COLUMNS])
+    out.print(table)
+    summary = Table(title="Summary" + (" vs baselines" if baselines else ""))
+    summary.add_column("metric")
+    columns = {"this run": results, **(baselines or {})}
+    for name in columns:
+        summary.add_column(name, justify="right")
+    for metric in evaluate.SUMMARY_COLUMNS:
+        summary.add_row(metric, *[evaluate._fmt(r["summary"].get(metric)) for r in columns.values()])
+    out.print(summary)
+
+
+@app.command(name="ui")
+def ui_command(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1; others need --auth).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 7860).")] = None,
+    auth: Annotated[
+        str | None, typer.Option(help="user:password asked by the browser (default: RAG_UI_AUTH).", show_default=False)
+    ] = None,
+) -> None:
+    """Open the chat UI: answers with their evidence, the paper collection, the latest evaluation."""
+    import ipaddress
+    import socket
+
+    settings = _settings()
+    host = host or settings.ui_host
+    port = port or settings.ui_port
+    secret = auth if auth is not None else (settings.ui_auth.get_secret_value() if settings.ui_auth else None)
+    credentials = None
+    if secret is not None:
+        user, _, password = secret.partition(":")
+        if not user or not password:
+            raise UserError("--auth / RAG_UI_AUTH must be user:password with both parts non-empty.")
+        credentials = (user, password)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if credentials is None and not loopback:
+        raise UserError(
+            f"binding the UI to {host} opens it to the network: set RAG_UI_AUTH=user:password "
+            "or pass --auth user:password (or bind 127.0.0.1)."
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UserError(
+                f"cannot listen on {host}:{port} ({error.strerror or error}); pass --port with a free port."
+            ) from None
+    assistant = _assistant(settings)
+    if not assistant.store.count():
+        with _progress("Indexing bundled corpus") as update:
+            assistant.ensure_indexed(progress=update)
+    from ui.app import launch  # gradio is imported only here
+
+    err.print(f"Chat UI on http://{'[' + host + ']' if ':' in host else host}:{port}  (Ctrl+C stops it)")
+    launch(settings, host, port, auth=credentials, assistant=assistant)
 
 
 # ---------------------------------------------------------------- entry point
@@ -166,11 +357,12 @@ def info() -> None:
 def main() -> None:
     from rag.assistant import QuestionError
     from rag.corpus import CorpusError
+    from rag.prompts import PromptError
     from rag.store import StoreError
 
     try:
         app()  # typer handles usage errors itself (exit code 2)
-    except (UserError, CorpusError, StoreError, QuestionError) as error:
+    except (UserError, CorpusError, StoreError, QuestionError, PromptError) as error:
         err.print(f"[red]Error:[/] {escape(str(error))}")
         sys.exit(2)
     except KeyboardInterrupt:

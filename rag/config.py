@@ -38,13 +38,16 @@ class Settings(BaseSettings):
     candidates: int = Field(default=60, ge=5, description="Chunks fetched from each retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
     abstain_below: float = Field(
-        default=0.40, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
+        default=0.20, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
     )
     list_min_relevance: float = Field(
-        default=0.45, description="'Which papers' answers list every paper at or above this relevance."
+        default=0.38, description="'Which papers' answers list every paper at or above this relevance..."
     )
     list_max_drop: float = Field(
-        default=0.15, description="...and within this distance of the best paper's relevance."
+        default=0.22, description="...and within this distance of the best paper's relevance."
+    )
+    compare_max_drop: float = Field(
+        default=0.15, description="Comparison answers cite papers within this distance of the best one."
     )
     max_question_chars: int = Field(default=2000, ge=50, description="Longer questions are truncated.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.abstain import abstain_reason
@@ -20,6 +21,10 @@ PaperTexts = Callable[[list[str]], dict[str, str]]
 NOTICE = "Extractive answer (offline, no LLM configured): sentences quoted from the abstracts."
 ABSTAIN_TEXT = "The abstracts in this collection don't answer this question."
 MAX_LIST = 12
+# Sentence choice weighs lexical overlap with the question against the similarity of the retrieved chunk
+# holding the sentence: facts are found by their words, list membership by meaning.
+OVERLAP_WEIGHT = {"single": 2.0, "comparison": 2.0, "list": 0.25}
+SENTENCES_PER_PAPER = {"single": 3, "comparison": 2, "list": 1}
 MAX_COMPARISON = 4
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?%?")
@@ -49,21 +54,45 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
-def best_sentences(question_terms: set[str], paper: PaperHit, limit: int = 1) -> list[str]:
+_QUANTITY = re.compile(
+    r"\b(how (many|much|large|big|often|long)|what (\w+ ){0,2}(accuracy|rate|score|percentage|number|size|gain|"
+    r"improvement|speed-?up|throughput|pass rate)|by how much|how \w+er)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"\d")
+
+
+def asks_for_quantity(question: str) -> bool:
+    return bool(_QUANTITY.search(question))
+
+
+def best_sentences(
+    question: str,
+    question_terms: set[str],
+    paper: PaperHit,
+    abstract: str = "",
+    limit: int = 1,
+    overlap_weight: float = 1.0,
+) -> list[str]:
     """The sentences of the paper's best chunks that share the most terms with the question.
 
-    Ties go to the chunk the embedding ranked higher, so a paraphrased question still gets the
-    semantically closest passage.
+    The chunk's similarity to the question is part of the score, so a paraphrased question still gets
+    the semantically closest passage; questions asking for a quantity prefer sentences with numbers.
     """
-    scored: list[tuple[float, int, str]] = []
-    order = 0
-    for rank, chunk in enumerate(paper.chunks[:3]):
+    wants_number = asks_for_quantity(question)
+    similarity = {}
+    for chunk in paper.chunks:
         for sentence in split_sentences(chunk.text):
-            terms = content_terms(sentence)
-            overlap = len(question_terms & terms) / (len(question_terms) or 1)
-            score = overlap + 0.5 * chunk.similarity - 0.05 * rank
-            scored.append((score, order, sentence))
-            order += 1
+            similarity.setdefault(sentence, chunk.similarity)
+    sentences = split_sentences(abstract) if abstract else list(similarity)
+    scored: list[tuple[float, int, str]] = []
+    for order, sentence in enumerate(sentences):
+        terms = content_terms(sentence)
+        overlap = len(question_terms & terms) / (len(question_terms) or 1)
+        score = similarity.get(sentence, 0.0) + overlap_weight * overlap
+        if wants_number and _NUMBER.search(sentence):
+            score += 0.25
+        scored.append((score, order, sentence))
     scored.sort(key=lambda item: (-item[0], item[1]))
     chosen = [s for _, _, s in scored[:limit]]
     # Keep the quoted sentences in their order in the abstract.
@@ -77,7 +106,7 @@ def select_papers(retrieval: Retrieval, shape: str, settings: Settings) -> list[
         floor = max(settings.list_min_relevance, top - settings.list_max_drop)
         chosen = [p for p in papers if p.relevance >= floor][:MAX_LIST]
     elif shape == "comparison":
-        floor = max(settings.list_min_relevance, top - settings.list_max_drop)
+        floor = max(settings.list_min_relevance, top - settings.compare_max_drop)
         chosen = [p for p in papers if p.relevance >= floor][:MAX_COMPARISON]
         chosen = chosen if len(chosen) >= 2 else papers[:2]
     else:
@@ -85,15 +114,23 @@ def select_papers(retrieval: Retrieval, shape: str, settings: Settings) -> list[
     return chosen or papers[:1]
 
 
-def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> tuple[str, list[PaperHit], str | None]:
-    """The question's shape, the papers to cite, and the reason to abstain instead (or None)."""
+@dataclass
+class Plan:
+    shape: str  # list, comparison or single
+    papers: list[PaperHit]  # the papers to cite, best first
+    texts: dict[str, str]  # paper id -> "title\nabstract"
+    abstain_reason: str | None
+
+
+def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> Plan:
+    """The question's shape, the papers to cite, their texts, and the reason to abstain instead (or None)."""
     shape = question_shape(retrieval.question)
     if not retrieval.papers:
-        return shape, [], "nothing is indexed"
+        return Plan(shape, [], {}, "nothing is indexed")
     papers = select_papers(retrieval, shape, settings)
     texts = paper_texts([p.paper_id for p in papers])
     reason = abstain_reason(retrieval.papers[0].relevance, retrieval.question, "\n".join(texts.values()), settings)
-    return shape, papers, reason
+    return Plan(shape, papers, texts, reason)
 
 
 def extractive_answer(
@@ -101,14 +138,18 @@ def extractive_answer(
 ) -> Answer:
     question = retrieval.question
     retrieved = [p.title for p in retrieval.papers]
-    shape, papers, reason = plan(retrieval, settings, paper_texts)
-    if reason:
-        return abstention(retrieval, notice, reason)
+    planned = plan(retrieval, settings, paper_texts)
+    if planned.abstain_reason:
+        return abstention(retrieval, notice, planned.abstain_reason)
+    shape, papers = planned.shape, planned.papers
     terms = content_terms(question)
     citations: list[Citation] = []
     lines: list[str] = []
     for n, paper in enumerate(papers, start=1):
-        sentences = best_sentences(terms, paper, limit=2 if shape == "single" else 1)
+        abstract = planned.texts.get(paper.paper_id, "").partition("\n")[2]
+        sentences = best_sentences(
+            question, terms, paper, abstract, limit=SENTENCES_PER_PAPER[shape], overlap_weight=OVERLAP_WEIGHT[shape]
+        )
         evidence = " ".join(sentences)
         citations.append(Citation(n, paper.paper_id, paper.title, evidence, paper.url, round(paper.relevance, 4)))
         if shape == "single":

@@ -7,6 +7,7 @@ calibrated thresholds; the fused score only orders the papers.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,17 @@ from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
 MODES = ("hybrid", "dense", "bm25")
+_LIST_SCAFFOLD = re.compile(
+    r"^\s*(which|what|list|name|find|show me)\s+(the\s+)?(papers|works|studies|abstracts|articles)\s+"
+    r"((in this collection|here)\s+)?((say|show|find|claim|argue|report|suggest|demonstrate)s?\s+(that\s+)?)?",
+    re.IGNORECASE,
+)
+
+
+def focus_query(question: str) -> str:
+    """Drop list scaffolding ("Which papers say that …") so the embedding sees only the claim itself."""
+    focused = _LIST_SCAFFOLD.sub("", question).strip()
+    return focused if len(focused.split()) >= 2 else question
 
 
 @dataclass
@@ -94,7 +106,7 @@ class Retriever:
         mode = mode or self.settings.retriever
         if mode not in MODES:
             raise ValueError(f"retriever {mode!r} is not one of {', '.join(MODES)}")
-        query_vector = self.embedder.embed_query(question)
+        query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * k)
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []

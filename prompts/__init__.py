@@ -1,0 +1,1 @@
+"""Prompt templates for the LLM answerer, shipped as package data and loaded by ``rag.prompts``."""

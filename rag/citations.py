@@ -1,0 +1,178 @@
+"""Citation check for generated answers: parse ``[n]``, ``[n, m]``, ``[n-m]``; drop citations to sources
+that don't exist; judge each cited sentence against the text of the sources it cites.
+
+A cited sentence is *unsupported* when a number it states, or a key term it names (an acronym, a model,
+a benchmark: see ``rag.abstain.specific_terms``), does not appear in its cited sources, or when almost none
+of its content words do. The check is lexical and deliberately simple: it catches invented numbers,
+misattributed names and citations to the wrong paper; it does not judge paraphrases.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+
+from rag.abstain import mentions, specific_terms
+from rag.answer import SentenceVerdict
+from rag.extractive import content_terms
+
+UNSUPPORTED_MARK = "⚠"
+MAX_RANGE = 50  # [1-1000] is not a citation list worth expanding
+MIN_OVERLAP = 0.25  # share of a sentence's content words that must appear in its cited sources
+MIN_TERMS_FOR_OVERLAP = 4
+
+_NUM = r"\d{1,4}"
+_ITEM = rf"{_NUM}(?:\s*[-–—]\s*{_NUM})?"
+CITATION = re.compile(rf"(?P<pre>[ \t]*)\[\s*(?P<inner>{_ITEM}(?:\s*[,;]\s*{_ITEM})*)\s*\]")
+_BOUNDARY = re.compile(
+    r"(?<=[.!?])(?P<cites>(?:[ \t]*\[[\d\s,;\-–—]+\])*)(?P<sep>[ \t]+)(?=[A-Z0-9(\"'“*_])"
+)
+_CLAIM_NUMBER = re.compile(r"(?<![\w.,])(\d+(?:,\d{3})*(?:\.\d+)?)(%|x|×)?(?!\w)")
+_ANY_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+(?=[.,;:!?])")
+
+
+def parse_numbers(inner: str) -> list[int]:
+    """``"1, 3-5"`` -> ``[1, 3, 4, 5]`` (order kept, duplicates dropped)."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", inner.strip()):
+        if not part:
+            continue
+        bounds = [int(x) for x in re.split(r"\s*[-–—]\s*", part) if x]
+        if len(bounds) == 2:
+            low, high = sorted(bounds)
+            numbers.extend(range(low, high + 1) if high - low <= MAX_RANGE else (low, high))
+        else:
+            numbers.extend(bounds)
+    return list(dict.fromkeys(numbers))
+
+
+def citations_in(text: str) -> list[int]:
+    """Every cited number in ``text``, in order of first appearance."""
+    found: list[int] = []
+    for match in CITATION.finditer(text):
+        found.extend(parse_numbers(match.group("inner")))
+    return list(dict.fromkeys(found))
+
+
+def format_citation(numbers: list[int]) -> str:
+    return "[" + ", ".join(str(n) for n in numbers) + "]"
+
+
+def clean_citations(text: str, valid: Collection[int]) -> tuple[str, list[int]]:
+    """Drop numbers not in ``valid`` (and brackets left empty); return the text and the dropped numbers."""
+    removed: list[int] = []
+
+    def replace(match: re.Match[str]) -> str:
+        numbers = parse_numbers(match.group("inner"))
+        keep = [n for n in numbers if n in valid]
+        removed.extend(n for n in numbers if n not in valid)
+        if not keep:
+            return ""
+        return match.group("pre") + format_citation(keep)
+
+    cleaned = CITATION.sub(replace, text)
+    if removed:
+        cleaned = _SPACE_BEFORE_PUNCT.sub("", cleaned)
+    return cleaned, list(dict.fromkeys(removed))
+
+
+def split_segments(text: str) -> list[tuple[str, str]]:
+    """The answer as (sentence, separator) pairs; ``"".join(s + sep)`` gives the text back.
+
+    Lines (bullets) are split first, then sentences; a citation written after the full stop
+    (``"... results. [2] Next"``) stays with the sentence before it.
+    """
+    segments: list[tuple[str, str]] = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        newline = line[len(body):]
+        start = 0
+        for match in _BOUNDARY.finditer(body):
+            segments.append((body[start:match.end("cites")], match.group("sep")))
+            start = match.end()
+        segments.append((body[start:], newline))
+    return segments
+
+
+def _numbers(text: str) -> set[float]:
+    """Every number written in ``text``, also inside words ("AIME2024", "1.59x")."""
+    return {float(match.replace(",", "")) for match in _ANY_NUMBER.findall(text)}
+
+
+def claimed_numbers(claim: str) -> list[str]:
+    """Numbers a sentence states that its source must contain (bare counts below 10 are not checked)."""
+    found = []
+    for match in _CLAIM_NUMBER.finditer(claim):
+        number, unit = match.group(1), match.group(2)
+        if not unit and "." not in number and int(number.replace(",", "")) < 10:
+            continue
+        found.append(number + (unit or ""))
+    return list(dict.fromkeys(found))
+
+
+def _acronym_of(text: str, term: str) -> bool:
+    """``CoT`` for "chain-of-thought", ``LLMs`` for "large language models"."""
+    letters = re.sub(r"[^a-z]", "", term.casefold())
+    if letters.endswith("s") and len(letters) > 2 and not term.isupper():
+        letters = letters[:-1]
+    if not 2 <= len(letters) <= 6:
+        return False
+    words = re.findall(r"[a-z0-9]+", text.casefold())
+    initials = "".join(w[0] for w in words)
+    return letters in initials
+
+
+def check_sentence(sentence: str, sources: Mapping[int, str]) -> SentenceVerdict:
+    """Judge one answer sentence against the sources it cites (``sources``: number -> source text)."""
+    numbers = [n for n in citations_in(sentence) if n in sources]
+    text = sentence.strip()
+    if not numbers:
+        heading = text.endswith(":") or not content_terms(text)
+        return SentenceVerdict(text, [], heading, "heading" if heading else "uncited")
+    claim = CITATION.sub("", text)
+    evidence = "\n".join(sources[n] for n in numbers)
+    cited = format_citation(numbers)
+    problems: list[str] = []
+    evidence_numbers = _numbers(evidence)
+    for number in claimed_numbers(claim):
+        value = float(re.sub(r"[%x×,]", "", number))
+        if value not in evidence_numbers:
+            problems.append(f"{number!r} is not in {cited}")
+    for term in dict.fromkeys(specific_terms(claim)):
+        if _CLAIM_NUMBER.fullmatch(term) or not re.search(r"[a-zA-Z]", term):
+            continue  # numbers ("1.59x", "55%") were checked above
+        if not mentions(evidence, term) and not _acronym_of(evidence, term):
+            problems.append(f"{term!r} is not in {cited}")
+    terms = {t for t in content_terms(claim) if not any(ch.isdigit() for ch in t)}
+    if not problems and len(terms) >= MIN_TERMS_FOR_OVERLAP:
+        shared = len(terms & content_terms(evidence)) / len(terms)
+        if shared < MIN_OVERLAP:
+            problems.append(f"few of its words appear in {cited}")
+    return SentenceVerdict(text, numbers, not problems, "; ".join(problems))
+
+
+@dataclass
+class CheckResult:
+    text: str  # invalid citations removed, unsupported sentences marked
+    sentences: list[SentenceVerdict]
+    removed: list[int]  # cited numbers that matched no source
+    cited: list[int]  # valid numbers, in order of first citation
+    unsupported: list[SentenceVerdict] = field(default_factory=list)
+
+
+def check_answer(text: str, sources: Mapping[int, str], mark: str = UNSUPPORTED_MARK) -> CheckResult:
+    """Clean and check a model's answer against ``sources`` (number -> the text the model was given)."""
+    cleaned, removed = clean_citations(text.strip(), sources.keys())
+    verdicts: list[SentenceVerdict] = []
+    parts: list[str] = []
+    for sentence, separator in split_segments(cleaned):
+        if sentence.strip():
+            verdict = check_sentence(sentence, sources)
+            verdicts.append(verdict)
+            if verdict.citations and not verdict.supported and mark:
+                sentence = f"{sentence.rstrip()} {mark}"
+        parts.append(sentence + separator)
+    unsupported = [v for v in verdicts if v.citations and not v.supported]
+    return CheckResult("".join(parts).strip(), verdicts, removed, citations_in(cleaned), unsupported)
