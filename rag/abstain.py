@@ -13,9 +13,37 @@ import re
 
 from rag.config import Settings
 
-_QUESTION_WORDS = {"which", "what", "who", "whom", "whose", "how", "why", "when", "where", "did", "does", "do",
-                   "is", "are", "was", "were", "can", "could", "would", "should", "will", "has", "have", "in",
-                   "on", "according", "across", "between", "compared"}
+_QUESTION_WORDS = {
+    "which",
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "how",
+    "why",
+    "when",
+    "where",
+    "did",
+    "does",
+    "do",
+    "is",
+    "are",
+    "was",
+    "were",
+    "can",
+    "could",
+    "would",
+    "should",
+    "will",
+    "has",
+    "have",
+    "in",
+    "on",
+    "according",
+    "across",
+    "between",
+    "compared",
+}
 _TOKEN = re.compile(r"[^\s,;:!?()\"“”]+")
 
 

@@ -64,8 +64,17 @@ _LIST_PATTERNS = [
     r"\b(which|what|any|all)\s+(of\s+the\s+)?(papers|works|studies|abstracts)\b",
     r"\bpapers\s+(that|which|about|on)\b",
 ]
-_COMPARISON_PATTERNS = [r"\bcompare\b", r"\bcomparison\b", r"\bdiffer", r"\bversus\b", r"\bvs\.?\s", r"\bboth\b",
-                        r"\bcontrast\b", r"\bsimilar(ity|ities)?\b", r"\bbetween\b.*\band\b"]
+_COMPARISON_PATTERNS = [
+    r"\bcompare\b",
+    r"\bcomparison\b",
+    r"\bdiffer",
+    r"\bversus\b",
+    r"\bvs\.?\s",
+    r"\bboth\b",
+    r"\bcontrast\b",
+    r"\bsimilar(ity|ities)?\b",
+    r"\bbetween\b.*\band\b",
+]
 
 
 def question_shape(question: str) -> str:

@@ -25,8 +25,8 @@ MIN_TERMS_FOR_OVERLAP = 4
 _NUM = r"\d{1,4}"
 _ITEM = rf"{_NUM}(?:\s*[-–—]\s*{_NUM})?"
 CITATION = re.compile(rf"(?P<pre>[ \t]*)\[\s*(?P<inner>{_ITEM}(?:\s*[,;]\s*{_ITEM})*)\s*\]")
-_BOUNDARY = re.compile(
-    r"(?<=[.!?])(?P<cites>(?:[ \t]*\[[\d\s,;\-–—]+\])*)(?P<sep>[ \t]+)(?=[A-Z0-9(\"'“*_])"
+_BOUNDARY = re.compile(  # after . ! ? and any citations written after it, before a capital
+    r"(?<=[.!?])(?P<cites>(?:[ \t]*\[[\d\s,;\-–—]+\])*)" r"(?P<sep>[ \t]+)(?=[A-Z0-9(\"'“*_])"
 )
 _CLAIM_NUMBER = re.compile(r"(?<![\w.,])(\d+(?:,\d{3})*(?:\.\d+)?)(%|x|×)?(?!\w)")
 _ANY_NUMBER = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
@@ -87,10 +87,10 @@ def split_segments(text: str) -> list[tuple[str, str]]:
     segments: list[tuple[str, str]] = []
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
-        newline = line[len(body):]
+        newline = line[len(body) :]
         start = 0
         for match in _BOUNDARY.finditer(body):
-            segments.append((body[start:match.end("cites")], match.group("sep")))
+            segments.append((body[start : match.end("cites")], match.group("sep")))
             start = match.end()
         segments.append((body[start:], newline))
     return segments

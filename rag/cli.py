@@ -227,7 +227,9 @@ def eval_command(
     retriever: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
     answerer: Annotated[str, typer.Option(help="extractive, llm or auto.")] = "extractive",
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Papers retrieved per question.")] = 10,
-    compare: Annotated[bool, typer.Option("--compare", help="Also run dense, BM25 and a llama-index baseline.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run dense, BM25 and a llama-index baseline.")
+    ] = False,
 ) -> None:
     """Score the assistant on gold questions; print a table by kind and write a report."""
     from rag import evaluate
@@ -262,8 +264,8 @@ def eval_command(
             with _progress(f"Baseline {mode}") as update:
                 baselines[mode] = evaluate.run_eval(golds, ask_with(mode), {**config, "retriever": mode}, update)
         from rag.baseline import LlamaIndexBaseline
-        from rag.corpus import load_corpus
         from rag.config import BUNDLED_CORPUS
+        from rag.corpus import load_corpus
 
         peer = LlamaIndexBaseline(load_corpus([BUNDLED_CORPUS]), assistant.embedder, top_k=k)
         with _progress("Baseline llama-index") as update:
@@ -304,11 +306,9 @@ def _print_eval(results: dict[str, Any], baselines: dict[str, dict[str, Any]] | 
 
 @app.command(name="ui")
 def ui_command(
-    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1; others need --auth).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (127.0.0.1; others need --auth).")] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 7860).")] = None,
-    auth: Annotated[
-        str | None, typer.Option(help="user:password asked by the browser (default: RAG_UI_AUTH).", show_default=False)
-    ] = None,
+    auth: Annotated[str | None, typer.Option(help="user:password to log in (or RAG_UI_AUTH).")] = None,
 ) -> None:
     """Open the chat UI: answers with their evidence, the paper collection, the latest evaluation."""
     import ipaddress
@@ -335,6 +335,7 @@ def ui_command(
         )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server itself will
         try:
             probe.bind((host, port))
         except OSError as error:
@@ -347,8 +348,8 @@ def ui_command(
             assistant.ensure_indexed(progress=update)
     from ui.app import launch  # gradio is imported only here
 
-    err.print(f"Chat UI on http://{'[' + host + ']' if ':' in host else host}:{port}  (Ctrl+C stops it)")
-    launch(settings, host, port, auth=credentials, assistant=assistant)
+    announce = lambda message: err.print(escape(message))  # noqa: E731
+    launch(settings, host, port, auth=credentials, assistant=assistant, announce=announce)
 
 
 # ---------------------------------------------------------------- entry point

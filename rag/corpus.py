@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -87,7 +88,9 @@ def make_paper(
         raise CorpusError(file, line, "a paper has an empty title; give every paper a title.")
     if len(title) > MAX_TITLE_CHARS:
         raise CorpusError(
-            file, line, f"title is {len(title):,} characters (limit {MAX_TITLE_CHARS}); is the file in the right format?"
+            file,
+            line,
+            f"title is {len(title):,} characters (limit {MAX_TITLE_CHARS}); is the file in the right format?",
         )
     if not abstract:
         raise CorpusError(file, line, f"paper {title[:60]!r} has no abstract; add one or remove the paper.")
@@ -176,7 +179,9 @@ def parse_daily_papers(path: Path, text: str | None = None) -> list[Paper]:
     )
     if start is None:
         raise CorpusError(
-            path, None, "found no 'title, blank line, abstract' pairs; is this a Daily Papers dump (or use .jsonl/.bib)?"
+            path,
+            None,
+            "found no 'title, blank line, abstract' pairs; is this a Daily Papers dump (or use .jsonl/.bib)?",
         )
     papers = []
     i = start
@@ -184,13 +189,17 @@ def parse_daily_papers(path: Path, text: str | None = None) -> list[Paper]:
         line, title = blocks[i]
         if i + 1 >= len(blocks) or not _looks_like_abstract(blocks[i + 1][1]):
             raise CorpusError(
-                path, line, f"title {title[:60]!r} is not followed by an abstract paragraph; add the abstract "
-                "after a blank line, or remove the title."
+                path,
+                line,
+                f"title {title[:60]!r} is not followed by an abstract paragraph; add the abstract "
+                "after a blank line, or remove the title.",
             )
         if _looks_like_abstract(title):
             raise CorpusError(
-                path, line, "expected a title line here but found a paragraph; separate each title from its "
-                "abstract with one blank line."
+                path,
+                line,
+                "expected a title line here but found a paragraph; separate each title from its "
+                "abstract with one blank line.",
             )
         papers.append(make_paper(title, blocks[i + 1][1], file=path, line=line))
         i += 2
@@ -237,6 +246,8 @@ def parse_bibtex(path: Path, text: str | None = None) -> list[Paper]:
     from bibtexparser.middlewares import LatexDecodingMiddleware
 
     text = _read_text(path) if text is None else text
+    # bibtexparser logs a multi-line warning per broken block to stderr; our CorpusError below says it in one.
+    logging.getLogger("bibtexparser").setLevel(logging.ERROR)
     library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
     if library.failed_blocks:
         block = library.failed_blocks[0]

@@ -314,6 +314,8 @@ def write_report(results: dict[str, Any], out_dir: Path, baselines: dict[str, di
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = dict(results)
     if baselines:
-        payload["baselines"] = {name: {"summary": b["summary"], "by_kind": b["by_kind"]} for name, b in baselines.items()}
+        payload["baselines"] = {
+            name: {"summary": b["summary"], "by_kind": b["by_kind"]} for name, b in baselines.items()
+        }
     (out_dir / "results.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out_dir / "report.md").write_text(report_markdown(results, baselines), encoding="utf-8")

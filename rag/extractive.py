@@ -24,7 +24,7 @@ MAX_LIST = 12
 # Sentence choice weighs lexical overlap with the question against the similarity of the retrieved chunk
 # holding the sentence: facts are found by their words, list membership by meaning.
 OVERLAP_WEIGHT = {"single": 2.0, "comparison": 2.0, "list": 0.25}
-SENTENCES_PER_PAPER = {"single": 3, "comparison": 2, "list": 1}
+SENTENCES_PER_PAPER = {"single": 4, "comparison": 2, "list": 1}
 MAX_COMPARISON = 4
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?%?")
@@ -41,8 +41,24 @@ def _stemmer():  # noqa: ANN202 - PyStemmer has no type stubs
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | {"paper", "papers", "study", "studies", "work", "abstract", "say", "says",
-                                      "show", "shows", "does", "do", "report", "reports", "propose", "proposes"}
+    return frozenset(STOPWORDS_EN) | {
+        "paper",
+        "papers",
+        "study",
+        "studies",
+        "work",
+        "abstract",
+        "say",
+        "says",
+        "show",
+        "shows",
+        "does",
+        "do",
+        "report",
+        "reports",
+        "propose",
+        "proposes",
+    }
 
 
 def content_terms(text: str) -> set[str]:

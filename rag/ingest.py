@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.corpus import Paper
 from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex, keyword_text
-from rag.store import ChunkStore
+from rag.store import ChunkStore, StoreError
 
 UPSERT_BATCH = 256
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
@@ -76,12 +76,17 @@ def marker_path(settings: Settings) -> Path:
     return settings.home / "ingest-in-progress"
 
 
+def _marker_pid(marker: Path) -> int | None:
+    try:
+        return int(marker.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def ingest_running(settings: Settings) -> bool:
     """True while another live process is ingesting into this home."""
-    marker = marker_path(settings)
-    try:
-        pid = int(marker.read_text().strip())
-    except (OSError, ValueError):
+    pid = _marker_pid(marker_path(settings))
+    if pid is None:
         return False
     if pid == os.getpid():
         return True
@@ -91,7 +96,10 @@ def ingest_running(settings: Settings) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a killed process not yet reaped by its parent (a zombie) is not ingesting
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def interrupted_ingest(settings: Settings) -> bool:
@@ -114,8 +122,13 @@ def ingest(
     report = IngestReport(papers_seen=len(papers))
     settings.home.mkdir(parents=True, exist_ok=True)
     marker = marker_path(settings)
-    if ingest_running(settings) and int(marker.read_text().strip()) != os.getpid():
-        raise RuntimeError(f"another `rag ingest` is running on {settings.home}; wait for it to finish.")
+    owner = _marker_pid(marker)
+    if owner is not None and owner != os.getpid() and ingest_running(settings):
+        # A StoreError, so the CLI ends with one line (exit code 2) rather than a traceback.
+        raise StoreError(
+            f"another `rag ingest` (process {owner}) is running on {settings.home}; wait for it to finish "
+            f"(or, if no such process exists, delete {marker})."
+        )
     marker.write_text(str(os.getpid()))
     try:
         if rebuild:

@@ -255,6 +255,8 @@ class ChatModel:
                     chunk = next(chunks, None)
             except Exception as error:  # noqa: BLE001 - a stream cut off half-way
                 raise self.fault(error, attempts) from None
+            finally:
+                chunks.close()  # also when the reader stops early: release the connection
             text = "".join(parts)
         else:
             try:
@@ -321,7 +323,7 @@ class ChatModel:
         where = self.endpoint
         model = self.model
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        log.debug("LLM request failed", exc_info=error)
+        log.debug("LLM request failed: %s", type(error).__name__)  # never the message: it may echo a key
         if isinstance(error, LLMFault):
             return error
         if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):

@@ -53,6 +53,8 @@ _NO_ANSWER = re.compile(
     r"the abstracts (?:in this collection )?(?:don't|do not|cannot|can't) answer this question"
 )
 _FENCE = re.compile(r"<(/?)(sources?)\b", re.IGNORECASE)
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+_OWN_REFERENCES = re.compile(r"^\W*(references|sources|citations)\W*$", re.IGNORECASE | re.MULTILINE)
 
 History = Sequence[tuple[str, str]]
 
@@ -66,8 +68,10 @@ def resolve_answerer(requested: str | None, settings: Settings) -> tuple[str, st
     if requested not in ANSWERERS:
         raise ValueError(f"answerer {requested!r} is not one of {', '.join(ANSWERERS)}")
     if requested == "extractive":
-        notice = NOTICE if not settings.llm_configured else (
-            "Extractive answer (as requested): sentences quoted from the abstracts."
+        notice = (
+            NOTICE
+            if not settings.llm_configured
+            else ("Extractive answer (as requested): sentences quoted from the abstracts.")
         )
         return "extractive", notice
     if settings.llm_configured:
@@ -229,7 +233,8 @@ class LLMAnswerer:
         planned = plan(retrieval, self.settings, paper_texts)  # the extractive answerer's abstention rule
         if planned.abstain_reason:
             return abstention(
-                retrieval, f"Nothing relevant enough to send to the model ({self.model.model}).",
+                retrieval,
+                f"Nothing relevant enough to send to the model ({self.model.model}).",
                 planned.abstain_reason,
             )
         started = time.perf_counter()
@@ -237,17 +242,22 @@ class LLMAnswerer:
             prompt = self.build_prompt(retrieval.question, planned.shape, retrieval.papers)
             completion = yield from self.model.run(prompt.messages, stream=stream)
         except LLMFault as fault:
-            usage = {"model": self.model.model, "fault": fault.kind,
-                     "model_latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+            usage = {
+                "model": self.model.model,
+                "fault": fault.kind,
+                "model_latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
             return self._fallback(retrieval, paper_texts, f"{fault} {FALLBACK}", usage)
         usage = self._usage(completion, prompt)
         sources = {s.n: s.text for s in prompt.sources}
-        check = check_answer(completion.text, sources)
-        if _NO_ANSWER.search(_normal(completion.text)):
+        reply = strip_reply(completion.text)
+        check = check_answer(reply, sources)
+        if _NO_ANSWER.search(_normal(reply)):
             return self._abstained(retrieval, prompt, check, usage)
         if not check.cited:
             return self._fallback(
-                retrieval, paper_texts,
+                retrieval,
+                paper_texts,
                 f"The model's reply cited none of the {len(prompt.sources)} sources, so it is not shown. "
                 f"{FALLBACK}",
                 usage,
@@ -284,8 +294,14 @@ class LLMAnswerer:
             quote = " ".join(best_sentences(claims, content_terms(claims), source.paper, limit=1))
             quote = quote or source.evidence
             citations.append(
-                Citation(n, source.paper.paper_id, source.paper.title, quote, source.paper.url,
-                         round(source.paper.relevance, 4))
+                Citation(
+                    n,
+                    source.paper.paper_id,
+                    source.paper.title,
+                    quote,
+                    source.paper.url,
+                    round(source.paper.relevance, 4),
+                )
             )
         return citations
 
@@ -356,6 +372,15 @@ class LLMAnswerer:
         answer = extractive_answer(retrieval, self.settings, paper_texts, notice=notice)
         answer.usage = usage
         return answer
+
+
+def strip_reply(text: str) -> str:
+    """The answer proper: without a reasoning model's <think> block or a reference list the model added."""
+    text = _THINK.sub("", text)
+    match = _OWN_REFERENCES.search(text)
+    if match and match.start() > 0:
+        text = text[: match.start()]
+    return text.strip()
 
 
 def _normal(text: str) -> str:

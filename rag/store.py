@@ -6,6 +6,7 @@ its own default embedding function (which downloads a model) is never attached.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -57,10 +58,20 @@ def _client(settings: Settings) -> Any:
     try:
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as err:
+        _forget_failed_system(str(settings.chroma_path))
         raise StoreError(
             f"the index at {settings.chroma_path} cannot be opened ({_short(err)}); "
             "it may be corrupt or from another version: run `rag ingest --rebuild`."
         ) from None
+
+
+def _forget_failed_system(path: str) -> None:
+    """chromadb caches a System per path *before* starting it; one that failed to start would be handed to the
+    next client for that path (failing with an unrelated AttributeError, even after ``--rebuild``). Drop it."""
+    with contextlib.suppress(Exception):
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(path, None)
 
 
 def _short(err: Exception) -> str:
@@ -73,8 +84,15 @@ class ChunkStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = _client(settings)
+        self._client: Any = None
         self._collection: Any = None
+
+    @property
+    def client(self) -> Any:
+        """Opened on first use, so ``reset()`` can still clear a store too corrupt to open."""
+        if self._client is None:
+            self._client = _client(self.settings)
+        return self._client
 
     @property
     def location(self) -> str:
@@ -87,8 +105,9 @@ class ChunkStore:
         return self._collection
 
     def _open_collection(self) -> Any:
+        client = self.client  # raises its own StoreError when the store cannot be opened
         try:
-            collection = self.client.get_or_create_collection(
+            collection = client.get_or_create_collection(
                 self.settings.collection,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
@@ -118,15 +137,28 @@ class ChunkStore:
             ) from None
 
     def reset(self) -> None:
-        """Drop the collection (used by ``--rebuild``)."""
+        """Drop the collection (used by ``--rebuild``); an embedded store too corrupt to open is removed whole."""
+        from chromadb.errors import NotFoundError
+
+        self._collection = None
         try:
             self.client.delete_collection(self.settings.collection)
-        except Exception:
-            if not self.settings.chroma_url and self.settings.chroma_path.exists():
-                # An unreadable embedded store: remove the directory and start over.
-                shutil.rmtree(self.settings.chroma_path)
-                self.client = _client(self.settings)
-        self._collection = None
+        except NotFoundError:
+            return  # nothing to drop (never rmtree a healthy store under its open client)
+        except Exception as err:  # includes a StoreError from opening a corrupt store
+            if self.settings.chroma_url:
+                if isinstance(err, StoreError):
+                    raise
+                raise StoreError(
+                    f"cannot drop the collection {self.settings.collection!r} on the Chroma server at "
+                    f"{self.location} ({_short(err)}); check the server, or delete the collection there."
+                ) from None
+            # An unreadable embedded store: close it, remove the directory and start over (reopened on next use).
+            if self._client is not None:
+                with contextlib.suppress(Exception):
+                    self._client.close()
+                self._client = None
+            shutil.rmtree(self.settings.chroma_path, ignore_errors=True)
 
     def ids_for_papers(self, paper_ids: list[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {pid: set() for pid in paper_ids}

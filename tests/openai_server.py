@@ -31,13 +31,19 @@ class Step:
     seconds: float = 30.0
 
 
-def reply(text: Reply, *, usage: bool = True, chunk_chars: int = 12, gate: threading.Event | None = None) -> Step:
+def reply(
+    text: Reply, *, usage: bool = True, chunk_chars: int = 12, gate: threading.Event | None = None
+) -> Step:
     """A chat completion whose content is ``text`` (or ``text(request_body)``)."""
     return Step("reply", text=text, usage=usage, chunk_chars=chunk_chars, gate=gate)
 
 
-def error(status: int, message: str = "scripted error", headers: dict[str, str] | None = None,
-          code: str | None = None) -> Step:
+def error(
+    status: int,
+    message: str = "scripted error",
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+) -> Step:
     body = json.dumps({"error": {"message": message, "type": "scripted", "code": code}}).encode()
     return Step("error", status=status, headers=headers or {}, body=body)
 
@@ -162,7 +168,11 @@ class ScriptedOpenAI:
                     "created": int(time.time()),
                     "model": model,
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
                     ],
                 }
                 if step.usage:
@@ -181,7 +191,9 @@ class ScriptedOpenAI:
                         "object": "chat.completion.chunk",
                         "created": int(time.time()),
                         "model": model,
-                        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                        "choices": []
+                        if delta is None
+                        else [{"index": 0, "delta": delta, "finish_reason": finish}],
                         **extra,
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

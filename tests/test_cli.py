@@ -51,7 +51,12 @@ def test_user_errors_are_one_line_exit_2(bundled_home: Path, tmp_path: Path) -> 
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"title": "x", "abstract": "fine text here that is long enough."}\n{oops\n')
     before = rag(bundled_home, "papers").stdout
-    for args in (("ask", "   "), ("ingest", str(broken)), ("ingest", str(tmp_path / "missing.bib")), ("ingest", str(tmp_path))):
+    for args in (
+        ("ask", "   "),
+        ("ingest", str(broken)),
+        ("ingest", str(tmp_path / "missing.bib")),
+        ("ingest", str(tmp_path)),
+    ):
         result = rag(bundled_home, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr

@@ -97,9 +97,7 @@ def test_well_cited_answer_is_used_and_the_request_is_numbered_fenced_and_in_bud
     (request,) = server.requests
     body = request["body"]
     assert request["headers"]["Authorization"] == f"Bearer {KEY}"
-    assert body["model"] == MODEL and not body.get("stream") and body["max_tokens"] == reply_tokens(
-        assistant.settings
-    )
+    assert body["model"] == MODEL and not body.get("stream") and body["max_tokens"] == reply_tokens(assistant.settings)
     system, user = body["messages"][0]["content"], body["messages"][1]["content"]
     assert ABSTAIN_TEXT in system and "untrusted" in system
     assert user.count("<sources>") == 1 and user.index("</sources>") < user.index(ASYNCFLOW)
@@ -149,6 +147,17 @@ def test_a_reply_without_citations_falls_back_to_the_extractive_answer(
     assert answer.usage["completion_tokens"] > 0  # the tokens were spent all the same
 
 
+def test_reasoning_and_own_reference_list_are_stripped_and_usage_estimated(
+    make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
+) -> None:
+    text = f"<think>Maybe cite [7]?</think>\n{GOOD}\n\nReferences:\n[1] AsyncFlow: An Asynchronous Streaming RL"
+    server.push(reply(text, usage=False))
+    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    assert answer.mode == "llm" and answer.body == GOOD and answer.notice is None
+    assert answer.usage["estimated"] is True and answer.usage["prompt_tokens"] > 100
+    assert answer.usage["completion_tokens"] > 10
+
+
 def test_the_cant_answer_phrase_abstains(make_assistant: Callable[..., Assistant], server: ScriptedOpenAI) -> None:
     server.push(reply(ABSTAIN_TEXT))
     answer = make_assistant().ask(ASYNCFLOW, k=5)
@@ -169,7 +178,9 @@ def test_which_papers_question_asks_for_every_matching_paper(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
 ) -> None:
     def cite_all(body: dict[str, Any]) -> str:
-        return "\n".join(f"- {title}: {evidence.split('. ')[0]}. [{n}]" for n, title, evidence in sources_sent(body)[:3])
+        return "\n".join(
+            f"- {title}: {evidence.split('. ')[0]}. [{n}]" for n, title, evidence in sources_sent(body)[:3]
+        )
 
     server.push(reply(cite_all))
     answer = make_assistant().ask("Which papers study chain-of-thought reasoning?")
@@ -231,7 +242,14 @@ def test_a_hanging_server_times_out(make_assistant: Callable[..., Assistant], se
     [
         (error(401, f"Incorrect API key provided: {KEY}"), "OPENAI_API_KEY was rejected (401)", 1),
         (error(404, "model not found"), f"Model '{MODEL}' was not found", 1),
-        (error(400, "context length exceeded"), "rejected the request (HTTP 400: context length exceeded)", 1),
+        (
+            error(400, "context length exceeded"),
+            "rejected the request (HTTP 400: context length exceeded)",
+            1,
+        ),
+        (error(429, "slow down", {"retry-after-ms": "10"}), "rate-limiting requests (429) after 3 attempts", 3),
+        (error(429, "quota", code="insufficient_quota"), "out of quota (429)", 1),
+        (error(429, "later", {"retry-after": "300"}), "rate-limiting requests (429)", 1),
         (reply(""), "sent an empty reply", 1),
         (raw("this is not json"), "not an OpenAI chat completion", 1),
         (raw('{"unexpected": true}'), "not an OpenAI chat completion", 1),
@@ -372,8 +390,10 @@ def test_citation_parsing() -> None:
     assert clean_citations("A [1-3]. B [9]. C [2, 9].", {1, 2}) == ("A [1, 2]. B. C [2].", [3, 9])
     segments = split_segments("First claim [1]. [2] Second claim [3].\n- Item [2]")
     assert [s for s, _ in segments] == ["First claim [1]. [2]", "Second claim [3].", "- Item [2]"]
-    check = check_answer("CoT helps LLMs reason [1]. It uses LoRA [1].", {1: "Chain-of-thought helps large "
-                                                                            "language models reason."})
+    check = check_answer(
+        "CoT helps LLMs reason [1]. It uses LoRA [1].",
+        {1: "Chain-of-thought helps large language models reason."},
+    )
     assert [v.supported for v in check.sentences] == [True, False]
     assert "'LoRA'" in check.sentences[1].reason
 
@@ -388,7 +408,12 @@ def _rag_command() -> list[str]:
 
 def _run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_rag_command(), *args], cwd=ROOT, env=run_env(home, **env), capture_output=True, text=True, timeout=300
+        [*_rag_command(), *args],
+        cwd=ROOT,
+        env=run_env(home, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -408,9 +433,7 @@ def test_cli_ask_json_against_the_server(bundled_home: Path, server: ScriptedOpe
     assert answer["usage"]["total_tokens"] > 0 and answer["usage"]["model"] == "any"
 
 
-def test_cli_fault_exits_0_with_the_extractive_answer_and_a_notice(
-    bundled_home: Path, server: ScriptedOpenAI
-) -> None:
+def test_cli_fault_exits_0_with_the_extractive_answer_and_a_notice(bundled_home: Path, server: ScriptedOpenAI) -> None:
     server.always(error(401, f"Incorrect API key provided: {KEY}"))
     env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": KEY, "RAG_LLM_MODEL": "any"}
     result = _run(bundled_home, "ask", ASYNCFLOW, "--verbose", **env)

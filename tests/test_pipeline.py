@@ -11,7 +11,9 @@ from rag.config import BUNDLED_CORPUS, Settings
 from rag.corpus import load_file
 from rag.store import ChunkStore
 
-MIND_YOUR_STEP = "Mind Your Step (by Step): Chain-of-Thought can Reduce Performance on Tasks where Thinking Makes Humans Worse"
+MIND_YOUR_STEP = (
+    "Mind Your Step (by Step): Chain-of-Thought can Reduce Performance on Tasks where Thinking Makes Humans Worse"
+)
 WHEN_THINKING_FAILS = "When Thinking Fails: The Pitfalls of Reasoning for Instruction-Following in LLMs"
 
 ZEBRA = (
@@ -54,7 +56,6 @@ def test_off_topic_question_abstains_and_shows_related(bundled_assistant: Assist
 
 
 def test_every_citation_marker_maps_to_a_retrieved_paper(bundled_assistant: Assistant) -> None:
-
 
     for question in (
         "What throughput improvement does AsyncFlow report?",

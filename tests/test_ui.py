@@ -109,6 +109,7 @@ def dialogs() -> list[str]:
 @pytest.fixture
 def page(browser, server: str, dialogs: list[str]):  # noqa: ANN001, ANN201 - playwright objects
     context = browser.new_context(viewport={"width": 1400, "height": 950})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
     page = context.new_page()
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.set_default_timeout(30_000)
@@ -174,11 +175,14 @@ def test_cot_example_gives_cited_answer_with_evidence_cards(page, dialogs, tmp_p
     card.locator("summary").click()
     expect(card.locator(".rag-abstract p")).to_be_visible()
 
-    # "Copy answer with references" copies this: the answer text with its References block.
-    copied = page.locator("#rag-copy-text textarea").input_value()
-    assert "References:" in copied and MIND_YOUR_STEP in copied
+    # "Copy answer with references" puts the plain-text answer and its References block on the clipboard.
+    page.locator("#rag-copy").click()
+    expect(page.locator("#rag-copy")).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "References:" in copied and f"[1] {MIND_YOUR_STEP}" in copied
 
     card.locator("summary").click()
+    page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(0, 0)
     shot = tmp_path / "screenshot.png"
     page.screenshot(path=str(shot))
@@ -243,9 +247,7 @@ def test_uploaded_jsonl_is_indexed_and_answerable(page, tmp_path: Path) -> None:
 @needs_chromium
 def test_malformed_upload_shows_the_parser_error_and_changes_nothing(page, tmp_path: Path) -> None:  # noqa: ANN001
     bad = tmp_path / "broken.jsonl"
-    good_line = json.dumps(
-        {"title": "A fine paper", "abstract": "This abstract is long enough to be accepted here."}
-    )
+    good_line = json.dumps({"title": "A fine paper", "abstract": "This abstract is long enough to be accepted here."})
     bad.write_text(good_line + "\n{not json\n")
     page.get_by_role("tab", name="Papers").click()
     before = paper_count(page)
@@ -282,9 +284,7 @@ def test_html_in_corpus_titles_renders_as_text(page, dialogs, tmp_path: Path) ->
     expect(page.locator("#rag-paper-table")).to_contain_text(XSS)
     page.get_by_role("tab", name="Chat").click()
     ask(page, "What happens to zebrafish sleep spindles after sleep deprivation?")
-    card = page.locator(
-        ".rag-src-card", has=page.locator(".rag-src-title", has_text="Zebrafish Sleep Spindles")
-    )
+    card = page.locator(".rag-src-card", has=page.locator(".rag-src-title", has_text="Zebrafish Sleep Spindles"))
     expect(card.locator(".rag-src-title")).to_have_text(title)
     assert card.locator("a.rag-src-link").count() == 0  # a javascript: URL is never a link
     assert page.locator("img[src='x']").count() == 0
@@ -437,9 +437,7 @@ def test_unsupported_sentences_low_relevance_and_abstention_are_said_plainly() -
     html = render.sources_html([render.Turn(1, COT, answer)])
     assert "1 sentence not supported" in html and "rag-banner-low" in html
 
-    abstained = _answer(
-        abstained=True, citations=[], body="The abstracts don't answer this.", related=["Near"]
-    )
+    abstained = _answer(abstained=True, citations=[], body="The abstracts don't answer this.", related=["Near"])
     assert "No answer" in render.chat_markdown(abstained, 2)
     assert "Possibly related" in render.sources_html([render.Turn(2, "q", abstained)])
 
@@ -469,9 +467,7 @@ class _StreamingAssistant:
         )
         yield "CoT hurts "
         yield "accuracy [1]."
-        yield _answer(
-            body="CoT hurts accuracy [1].", rewritten_question="Does chain-of-thought hurt accuracy?"
-        )
+        yield _answer(body="CoT hurts accuracy [1].", rewritten_question="Does chain-of-thought hurt accuracy?")
 
 
 def test_respond_streams_deltas_then_renders_the_answer_and_passes_history() -> None:
@@ -499,9 +495,7 @@ def test_respond_streams_deltas_then_renders_the_answer_and_passes_history() -> 
         {"role": "user", "content": "and does it hurt?"},
         {"role": "assistant", "content": "CoT hurts accuracy [1]."},
     ]
-    assert (
-        turns[-1].turn == 1 and 'id="src-1-1"' in sources and "LLM" in badge and copy_text.startswith("CoT")
-    )
+    assert turns[-1].turn == 1 and 'id="src-1-1"' in sources and "LLM" in badge and copy_text.startswith("CoT")
 
 
 def test_evaluation_view_reads_the_newest_report(tmp_path: Path) -> None:
@@ -543,9 +537,7 @@ def test_rag_never_imports_ui_or_gradio() -> None:
         "import sys, rag, rag.cli, rag.assistant\n"
         "print([m for m in sys.modules if m.split('.')[0] in ('ui', 'gradio')])"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.stdout.strip() == "[]", result.stderr
 
 
@@ -561,17 +553,15 @@ def test_llm_mode_streams_rewrites_follow_ups_and_flags_unsupported_sentences(bu
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
         n = re.search(r"\[(\d+)\] AsyncFlow", user).group(1)
         return (
-            f"AsyncFlow reports an average 1.59 throughput improvement over the state-of-the-art baseline [{n}]. "
-            f"It was also benchmarked on lunar rovers [{n}]."
+            "AsyncFlow reports an average 1.59 throughput improvement over the state-of-the-art "
+            f"baseline [{n}]. It was also benchmarked on lunar rovers [{n}]."
         )
 
     llm = ScriptedOpenAI().start()
     try:
         standalone = "What throughput improvement does AsyncFlow report over the baseline?"
         llm.push(reply(f"Standalone question: {standalone}"), reply(cite_asyncflow, chunk_chars=16))
-        settings = Settings(
-            home=bundled_index, llm_base_url=llm.url, llm_model="scripted-model", llm_timeout=10
-        )
+        settings = Settings(home=bundled_index, llm_base_url=llm.url, llm_model="scripted-model", llm_timeout=10)
         backend = Backend(settings, Assistant(settings))
         history = [
             {"role": "user", "content": "Tell me about AsyncFlow."},
@@ -589,8 +579,71 @@ def test_llm_mode_streams_rewrites_follow_ups_and_flags_unsupported_sentences(bu
     assert answer.mode == "llm" and answer.rewritten_question == standalone
     assert f"Searched for:_ \u201c{standalone}\u201d" in final
     assert re.search(r"\[\\\[\d\\\]\]\(#src-1-\d\)", final)  # the marker links to its card
-    if any(not v.supported for v in answer.sentences):
-        assert "not supported by the cited abstracts" in final and "not supported" in sources
+    assert [v.supported for v in answer.sentences] == [
+        True,
+        False,
+    ]  # the lunar rovers are not in the abstract
+    assert final.count("not supported by the cited abstracts") == 1 and "1 sentence not supported" in sources
     assert "AsyncFlow" in sources and "LLM \u00b7 scripted-model @ 127.0.0.1" in badge
     assert "Tell me about AsyncFlow." in llm.chats[0]["messages"][1]["content"]  # history reached the rewrite
     assert new_history[-1]["content"] == answer.body and copy_text == answer.text
+
+
+class _FakeAssistant:
+    """Just enough of ``Assistant`` for the UI's plumbing (no model, no index)."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        self.store = SimpleNamespace(count=lambda: 0)
+        self.asked: list[dict[str, object]] = []
+
+    def ask(self, question, k=None, retriever=None, answerer=None):  # noqa: ANN001, ANN201
+        self.asked.append({"question": question, "k": k, "retriever": retriever, "answerer": answerer})
+        return _answer(question=question)
+
+    def papers(self) -> list:
+        return []
+
+
+def test_questions_during_an_ingest_use_the_dense_index_and_say_so() -> None:
+    from rag.config import Settings
+    from ui.app import Backend
+
+    fake = _FakeAssistant()
+    backend = Backend(Settings(), assistant=fake)  # type: ignore[arg-type]
+    backend.ingesting.set()
+    (answer,) = list(backend.answer_events(COT, 5, "hybrid", "auto"))
+    assert fake.asked[-1]["retriever"] == "dense" and answer.notice.startswith("Papers are being added")
+    backend.ingesting.clear()
+    backend.ask(COT, 5, "bm25", "extractive")
+    assert fake.asked[-1] == {"question": COT, "k": 5, "retriever": "bm25", "answerer": "extractive"}
+
+
+def test_auth_protects_the_app_and_its_api() -> None:
+    from gradio_client import Client
+
+    from rag.config import Settings
+    from ui.app import Backend, build_app
+
+    settings = Settings()
+    demo = build_app(settings, Backend(settings, assistant=_FakeAssistant()))  # type: ignore[arg-type]
+    port = free_port()
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        auth=("alice", "s3cret"),
+        share=False,
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError/HTTP error
+            Client(url, verbose=False)
+        with pytest.raises(Exception):  # noqa: B017
+            Client(url, auth=("alice", "wrong"), verbose=False)
+        answer = Client(url, auth=("alice", "s3cret"), verbose=False).predict(COT, 3, api_name="/ask")
+        assert answer["question"] == COT and answer["citations"][0]["n"] == 1
+    finally:
+        demo.close()

@@ -28,9 +28,10 @@ from ui.style import CSS
 
 EXAMPLES = [
     "Which papers say chain-of-thought hurts performance?",
-    "What throughput improvement does AsyncFlow report over the state-of-the-art baseline?",
-    "How can a language model learn to refuse questions it does not know?",
-    "Compare LIMO and DeepDistill: how much training data does each use?",
+    "What throughput improvement does AsyncFlow report?",
+    "How can a model learn to refuse questions it cannot answer?",
+    "Compare LIMO and DeepDistill",
+    "What is the boiling point of mercury?",  # not in the abstracts: the assistant says so
 ]
 UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".bib", ".bibtex"]
 TITLE = "Cited answers over research-paper abstracts"
@@ -94,9 +95,7 @@ class Backend:
         self, question: str, k: int | None = None, retriever: str | None = None, answerer: str | None = None
     ) -> Answer:
         options, note = self._options(k, retriever)
-        answer = self.assistant.ask(
-            question, **options, **_accepted(self.assistant.ask, answerer=answerer or None)
-        )
+        answer = self.assistant.ask(question, **options, **_accepted(self.assistant.ask, answerer=answerer or None))
         if note:
             answer.notice = f"{note} {answer.notice or ''}".strip()
         return answer
@@ -144,10 +143,7 @@ class Backend:
             papers = load_corpus(paths)
         except CorpusError as error:
             return f"\u26a0 **Nothing was added.** {render.md_text(shown(str(error)))}"
-        papers = [
-            dataclasses.replace(p, source=f"upload: {names.get(p.source, Path(p.source).name)}")
-            for p in papers
-        ]
+        papers = [dataclasses.replace(p, source=f"upload: {names.get(p.source, Path(p.source).name)}") for p in papers]
 
         def update(done: int, total: int) -> None:
             if total:
@@ -263,24 +259,17 @@ def papers_view(backend: Backend, query: str, refresh: bool = False) -> tuple[st
     shown = [
         r
         for r in records
-        if not needle
-        or needle in r.title.casefold()
-        or needle in r.id
-        or needle in (r.source or "").casefold()
+        if not needle or needle in r.title.casefold() or needle in r.id or needle in (r.source or "").casefold()
     ]
     chunks = sum(r.chunks for r in records)
     if needle:
-        count = (
-            f"**{len(shown)}** of **{len(records)}** papers match \u201c{render.md_text(query.strip())}\u201d"
-        )
+        count = f"**{len(shown)}** of **{len(records)}** papers match \u201c{render.md_text(query.strip())}\u201d"
     else:
         count = f"**{len(records)}** papers"
     count += f" \u00b7 {chunks} chunks indexed"
     by_source = Counter(Path(r.source).name if r.source else "unknown" for r in records)
     if by_source:
-        count += " \u00b7 " + ", ".join(
-            f"{render.md_text(name)}: {n}" for name, n in by_source.most_common(6)
-        )
+        count += " \u00b7 " + ", ".join(f"{render.md_text(name)}: {n}" for name, n in by_source.most_common(6))
     rows = [[r.title, Path(r.source).name if r.source else "", r.chunks, r.url or "", r.id] for r in shown]
     return count, rows
 
@@ -301,33 +290,41 @@ def eval_outputs(reports_dir: Path = evalview.REPORTS_DIR) -> tuple[Any, ...]:
             gr.update(visible=False),
         )
     headers, rows = view.table()
-    config = ", ".join(f"{k}={v}" for k, v in view.config.items() if isinstance(v, str | int | float | bool))
+    shown_config = {k: v for k, v in view.config.items() if k != "command" and isinstance(v, str | int | float)}
     caption = f"Report: `{view.path.parent.name}/results.json`"
     if view.questions:
         caption += f" \u00b7 {view.questions} questions"
-    if config:
-        caption += f" \u00b7 {render.md_text(config)}"
-    metrics = [m for m in view.metrics if view.chart_rows(m)]
-    metric = metrics[0] if metrics else None
-    chart = pd.DataFrame(view.chart_rows(metric) if metric else [], columns=["kind", "value"])
+    if shown_config:
+        caption += " \u00b7 " + render.md_text(", ".join(f"{k}={v}" for k, v in shown_config.items()))
+    metrics = [m for m in view.metrics if m != "questions" and view.chart_rows(m)]
+    metric = next((m for m in PREFERRED_METRICS if m in metrics), metrics[0] if metrics else None)
     return (
         caption,
         gr.update(value=pd.DataFrame(rows, columns=headers), visible=True),
         gr.update(choices=metrics, value=metric, visible=bool(metrics)),
-        gr.update(
-            value=chart, visible=bool(metrics), title=f"{metric} by kind of question" if metric else None
-        ),
+        _chart_update(view, metric, visible=bool(metrics)),
+    )
+
+
+PREFERRED_METRICS = ("recall@10", "citation_f1", "mrr", "fact_recall")
+
+
+def _chart_update(view: evalview.EvalView, metric: str | None, visible: bool = True) -> Any:
+    import pandas as pd
+
+    rows = view.chart_rows(metric) if metric else []
+    values = [r["value"] for r in rows]
+    unit_scale = bool(values) and all(0 <= v <= 1 for v in values)
+    return gr.update(
+        value=pd.DataFrame(rows, columns=["kind", "value"]),
+        visible=visible,
+        title=f"{metric} by kind of question" if metric else None,
+        y_lim=[0, 1] if unit_scale else [0, None],
     )
 
 
 def eval_chart(metric: str, reports_dir: Path = evalview.REPORTS_DIR) -> Any:
-    import pandas as pd
-
-    view = evalview.load_view(reports_dir)
-    rows = view.chart_rows(metric) if metric else []
-    return gr.update(
-        value=pd.DataFrame(rows, columns=["kind", "value"]), title=f"{metric} by kind of question"
-    )
+    return _chart_update(evalview.load_view(reports_dir), metric)
 
 
 # ---------------------------------------------------------------- the app
@@ -373,24 +370,20 @@ def build_app(settings: Settings | None = None, backend: Backend | None = None) 
                                 scale=6,
                                 autofocus=True,
                             )
-                            send = gr.Button(
-                                "Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask"
-                            )
+                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="rag-ask")
                         examples = gr.Dataset(
                             label="Examples",
                             components=["textbox"],
                             samples=[[q] for q in EXAMPLES],
                             elem_id="rag-examples",
-                            layout="table",
+                            layout="gallery",
                         )
                         with gr.Row():
                             copy = gr.Button("Copy answer with references", size="sm", elem_id="rag-copy")
                             clear = gr.Button("Clear chat", size="sm", elem_id="rag-clear")
                         copy_text = gr.Textbox(visible="hidden", elem_id="rag-copy-text", interactive=False)
                         with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
-                            top_k = gr.Slider(
-                                1, 30, value=settings.top_k, step=1, label="Papers to retrieve (k)"
-                            )
+                            top_k = gr.Slider(1, 30, value=settings.top_k, step=1, label="Papers to retrieve (k)")
                             retriever = gr.Radio(
                                 ["hybrid", "dense", "bm25"],
                                 value=settings.retriever,
@@ -405,9 +398,7 @@ def build_app(settings: Settings | None = None, backend: Backend | None = None) 
                             )
                     with gr.Column(scale=2, min_width=320):
                         gr.Markdown("### Sources", elem_id="rag-sources-title")
-                        sources = gr.HTML(
-                            render.sources_html([]), elem_id="rag-sources-panel", js_on_load=None
-                        )
+                        sources = gr.HTML(render.sources_html([]), elem_id="rag-sources-panel", js_on_load=None)
 
             with gr.Tab("Papers", id="papers", elem_id="rag-tab-papers"):
                 paper_count = gr.Markdown(elem_id="rag-paper-count")
@@ -526,9 +517,7 @@ def build_app(settings: Settings | None = None, backend: Backend | None = None) 
 
         eval_outputs_list = [eval_caption, eval_table, eval_metric, eval_plot]
         eval_refresh.click(eval_outputs, None, eval_outputs_list, api_visibility="private")
-        eval_metric.change(
-            eval_chart, eval_metric, eval_plot, api_visibility="private", show_progress="hidden"
-        )
+        eval_metric.change(eval_chart, eval_metric, eval_plot, api_visibility="private", show_progress="hidden")
 
         def on_load(query):  # noqa: ANN001, ANN202
             return (*papers_view(backend, query, refresh=True), *eval_outputs())
@@ -598,7 +587,7 @@ HEAD = """
       .forEach((g) => g.classList.toggle("rag-active-group", g === group));
     document.querySelectorAll(".rag-src-card.rag-focus").forEach((c) => c.classList.remove("rag-focus"));
     card.classList.add("rag-focus");
-    card.scrollIntoView({ behavior: "auto", block: "center" });
+    card.scrollIntoView({ behavior: "auto", block: "nearest" });
   }, true);
 })();
 </script>
@@ -615,10 +604,17 @@ def launch(
     port: int,
     auth: tuple[str, str] | None = None,
     assistant: Assistant | None = None,
+    announce: Any = None,
 ) -> None:
-    """Start the server and block. ``share`` is always off: the UI is never published through a tunnel."""
+    """Start the server and block until Ctrl+C.
+
+    ``share`` is always off: the UI is never published through a tunnel. The embedding model is loaded
+    before the server opens, so the first question is as fast as the next.
+    """
+    say = announce or (lambda message: print(message, file=sys.stderr))
     backend = Backend(settings, assistant)
-    threading.Thread(target=backend.warm_up, name="rag-warm-up", daemon=True).start()
+    say("Loading the embedding model\u2026")
+    backend.warm_up()
     demo = build_app(settings, backend)
     demo.launch(
         server_name=host,
@@ -631,5 +627,13 @@ def launch(
         footer_links=["api"],
         quiet=True,
         ssr_mode=False,
+        prevent_thread_lock=True,
         **launch_kwargs(),
     )
+    shown = f"[{host}]" if ":" in host else host
+    say(
+        f"Chat UI ready on http://{shown}:{port}"
+        + (" (password protected)" if auth else "")
+        + " \u2014 Ctrl+C stops it."
+    )
+    demo.block_thread()

@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "eval" / "reports"
-NO_REPORT = (
-    "No evaluation report yet — run `rag eval` (or `make eval`) to score the system on eval/gold.jsonl."
-)
+NO_REPORT = "No evaluation report yet — run `rag eval` (or `make eval`) to score the system on eval/gold.jsonl."
 
 
 @dataclass
@@ -35,17 +33,12 @@ class EvalView:
         kinds = list(self.by_kind)
         headers = ["metric", "overall", *kinds]
         rows = [
-            [name, self.summary.get(name), *(self.by_kind[kind].get(name) for kind in kinds)]
-            for name in self.metrics
+            [name, self.summary.get(name), *(self.by_kind[kind].get(name) for kind in kinds)] for name in self.metrics
         ]
         return headers, rows
 
     def chart_rows(self, metric: str) -> list[dict[str, Any]]:
-        return [
-            {"kind": kind, "value": values[metric]}
-            for kind, values in self.by_kind.items()
-            if metric in values
-        ]
+        return [{"kind": kind, "value": values[metric]} for kind, values in self.by_kind.items() if metric in values]
 
 
 def _numbers(values: Any) -> dict[str, float]:
@@ -74,9 +67,7 @@ def load_view(reports_dir: Path = REPORTS_DIR) -> EvalView:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        return EvalView(
-            path=path, error=f"{path} cannot be read ({err.__class__.__name__}); run `rag eval` again."
-        )
+        return EvalView(path=path, error=f"{path} cannot be read ({err.__class__.__name__}); run `rag eval` again.")
     if not isinstance(data, dict):
         return EvalView(path=path, error=f"{path} is not an evaluation report; run `rag eval` again.")
     by_kind = data.get("by_kind") if isinstance(data.get("by_kind"), dict) else {}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from rag.answer import Answer, Citation
+from rag.answer import Answer, Citation, SentenceVerdict
 from rag.config import Settings
 
 # [1] · [1, 2] · [1][2] — the citation markers both answerers write.
@@ -86,19 +86,27 @@ def link_markers(text: str, citations: Iterable[Citation], turn: int) -> str:
     return "".join(parts)
 
 
-def _mark_unsupported(body: str, answer: Answer) -> tuple[str, list[str]]:
-    """Append a visible flag after every sentence the citation check could not support."""
-    flagged = []
-    for verdict in answer.sentences:
-        if verdict.supported or not verdict.sentence.strip():
-            continue
+FLAG = "\u26a0 NOT SUPPORTED BY THE CITED ABSTRACTS"
+
+
+def unsupported_verdicts(answer: Answer) -> list[SentenceVerdict]:
+    """Sentences that cite sources which do not back them (the citation check's verdicts)."""
+    return [v for v in answer.sentences if v.citations and not v.supported and v.sentence.strip()]
+
+
+def _mark_unsupported(body: str, answer: Answer) -> str:
+    """Put a visible flag after every unsupported sentence (replacing the checker's bare ⚠)."""
+    for verdict in unsupported_verdicts(answer):
         sentence = verdict.sentence.strip()
-        flagged.append(sentence)
         position = body.find(sentence)
-        if position >= 0:
-            end = position + len(sentence)
-            body = body[:end] + " \u26a0 NOT SUPPORTED BY THE CITED ABSTRACTS" + body[end:]
-    return body, flagged
+        if position < 0:
+            continue
+        end = position + len(sentence)
+        rest = body[end:]
+        if rest.lstrip(" ").startswith("\u26a0"):
+            rest = rest.lstrip(" ")[1:]
+        body = f"{body[:end]} {FLAG}{rest}"
+    return body
 
 
 def chat_markdown(answer: Answer, turn: int, asked: str | None = None) -> str:
@@ -111,14 +119,9 @@ def chat_markdown(answer: Answer, turn: int, asked: str | None = None) -> str:
     if answer.abstained:
         lines.append("**No answer found in the indexed abstracts.**")
     elif answer.low_relevance and "low relevance" not in body.casefold():
-        lines.append(
-            "**Low relevance:** the closest passages only partly match the question; check the sources."
-        )
-    body, _ = _mark_unsupported(body, answer)
-    rendered = link_markers(body, answer.citations, turn)
-    rendered = rendered.replace(
-        "\u26a0 NOT SUPPORTED BY THE CITED ABSTRACTS", "**\u26a0 not supported by the cited abstracts**"
-    )
+        lines.append("**Low relevance:** the closest passages only partly match the question; check the sources.")
+    rendered = link_markers(_mark_unsupported(body, answer), answer.citations, turn)
+    rendered = rendered.replace(FLAG, "**\u26a0 not supported by the cited abstracts**")
     lines.append(rendered)
     return "\n\n".join(lines)
 
@@ -186,8 +189,7 @@ def source_group(turn: Turn, active: bool) -> str:
             _banner(
                 "abstain",
                 "<strong>No answer:</strong> the indexed abstracts don't answer this question, "
-                "so nothing is cited."
-                + (f"<div>Possibly related:</div><ul>{related}</ul>" if related else ""),
+                "so nothing is cited." + (f"<div>Possibly related:</div><ul>{related}</ul>" if related else ""),
             )
         )
     elif answer.low_relevance:
@@ -198,7 +200,7 @@ def source_group(turn: Turn, active: bool) -> str:
                 "Read the evidence before relying on this answer.",
             )
         )
-    unsupported = [v for v in answer.sentences if not v.supported and v.sentence.strip()]
+    unsupported = unsupported_verdicts(answer)
     if unsupported:
         items = "".join(
             f"<li>{esc(v.sentence)}"
@@ -231,8 +233,7 @@ def source_card(turn: int, citation: Citation, matcher: TermMatcher, abstract: s
     score = f"{citation.relevance:.2f}"
     level = "high" if citation.relevance >= 0.55 else "mid" if citation.relevance >= 0.45 else "low"
     details = (
-        '<details class="rag-abstract"><summary>Full abstract</summary>'
-        f"<p>{highlight(abstract, matcher)}</p></details>"
+        f'<details class="rag-abstract"><summary>Full abstract</summary><p>{highlight(abstract, matcher)}</p></details>'
         if abstract
         else ""
     )
