@@ -151,8 +151,9 @@ def _details(answer: Any) -> list[str]:
             f"{usage.get('sources_sent')} sources sent, {usage.get('sources_dropped')} over the token budget"
         )
     elif usage:
-        lines.append(f"model {usage.get('model')}: failed ({usage.get('fault')}) after "
-                     f"{usage.get('model_latency_ms', 0):.0f} ms")
+        lines.append(
+            f"model {usage.get('model')}: failed ({usage.get('fault')}) after {usage.get('model_latency_ms', 0):.0f} ms"
+        )
     for verdict in answer.sentences:
         if verdict.citations and not verdict.supported:
             lines.append(f"unsupported: {verdict.sentence!r} ({verdict.reason})")

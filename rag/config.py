@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # --- indexing ---
     chunk_size: int = Field(default=64, ge=16, le=2048, description="Chunk size in tokens (sentence splitter).")
     chunk_overlap: int = Field(default=0, ge=0, le=512, description="Token overlap between chunks.")
+    paper_vectors: bool = Field(
+        default=True, description="Also index one whole-abstract vector per paper (helps topic questions)."
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
 
     # --- retrieval ---
@@ -41,10 +44,13 @@ class Settings(BaseSettings):
         default=0.20, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
     )
     list_min_relevance: float = Field(
-        default=0.38, description="'Which papers' answers list every paper at or above this relevance..."
+        default=0.40, description="'Which papers' answers list every paper scoring at least this..."
     )
     list_max_drop: float = Field(
-        default=0.22, description="...and within this distance of the best paper's relevance."
+        default=0.15, description="...and within this distance of the second-best paper's score."
+    )
+    list_keyword_weight: float = Field(
+        default=0.3, description="Share of the relative BM25 score added to relevance when listing papers."
     )
     compare_max_drop: float = Field(
         default=0.15, description="Comparison answers cite papers within this distance of the best one."

@@ -115,12 +115,20 @@ def best_sentences(
     return sorted(chosen, key=lambda s: next(o for _, o, t in scored if t == s))
 
 
+def list_score(paper: PaperHit, settings: Settings) -> float:
+    """Relevance plus a share of the relative BM25 score: list questions often hinge on exact terms."""
+    return paper.relevance + settings.list_keyword_weight * paper.keyword
+
+
 def select_papers(retrieval: Retrieval, shape: str, settings: Settings) -> list[PaperHit]:
     papers = retrieval.papers
     top = papers[0].relevance
     if shape == "list":
-        floor = max(settings.list_min_relevance, top - settings.list_max_drop)
-        chosen = [p for p in papers if p.relevance >= floor][:MAX_LIST]
+        # Anchored on the second-best paper: a near-verbatim title match should not raise the bar for the rest.
+        scores = sorted((list_score(p, settings) for p in papers), reverse=True)
+        anchor = scores[1] if len(scores) > 1 else scores[0]
+        floor = max(settings.list_min_relevance, anchor - settings.list_max_drop)
+        chosen = [p for p in papers if list_score(p, settings) >= floor][:MAX_LIST]
     elif shape == "comparison":
         floor = max(settings.list_min_relevance, top - settings.compare_max_drop)
         chosen = [p for p in papers if p.relevance >= floor][:MAX_COMPARISON]

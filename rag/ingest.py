@@ -47,8 +47,12 @@ class Chunk:
     metadata: dict[str, Any]
 
 
-def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Split one abstract with llama-index's sentence splitter; every chunk carries its paper's title."""
+def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int, paper_vector: bool = True) -> list[Chunk]:
+    """Split one abstract with llama-index's sentence splitter; every chunk carries its paper's title.
+
+    With ``paper_vector`` one more entry holds the whole abstract (``level: paper``): topic-level and
+    paraphrased questions match a whole abstract better than any single sentence of it.
+    """
     from llama_index.core.node_parser import SentenceSplitter
 
     splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -66,6 +70,10 @@ def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int) -> list[Chunk
         if n == 0:
             meta["abstract"] = paper.abstract
         chunks.append(Chunk(f"{paper.id}:{paper.content_hash}:{n}", text, meta))
+    if paper_vector:
+        meta = {**chunks[0].metadata, "chunk": -1, "level": "paper"}
+        meta.pop("abstract", None)
+        chunks.append(Chunk(f"{paper.id}:{paper.content_hash}:paper", paper.abstract, meta))
     return chunks
 
 
@@ -129,6 +137,11 @@ def ingest(
             f"another `rag ingest` (process {owner}) is running on {settings.home}; wait for it to finish "
             f"(or, if no such process exists, delete {marker})."
         )
+    # Fail fast, before leaving a marker behind, when the store cannot be reached or read.
+    if settings.chroma_url:
+        _ = store.client
+    elif not rebuild:
+        store.count()
     marker.write_text(str(os.getpid()))
     try:
         if rebuild:
@@ -153,7 +166,7 @@ def _write_chunks(
     existing = store.ids_for_papers([p.id for p in papers])
     pending: list[tuple[Paper, list[Chunk], set[str]]] = []
     for paper in papers:
-        chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap)
+        chunks = chunk_paper(paper, settings.chunk_size, settings.chunk_overlap, settings.paper_vectors)
         old_ids = existing.get(paper.id, set())
         if old_ids == {c.id for c in chunks}:
             report.papers_unchanged += 1

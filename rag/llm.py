@@ -204,18 +204,14 @@ def _retry_after(error: Exception) -> float | None:
 class ChatModel:
     """One configured chat model; ``run`` sends a conversation and returns the reply (streamed or not)."""
 
-    def __init__(
-        self, settings: Settings, llm: LLM | None = None, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
+    def __init__(self, settings: Settings, llm: LLM | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.llm = llm or build_llm(settings)
         self.model = settings.llm_model
         self.endpoint = endpoint(settings)
         self._sleep = sleep
 
-    def run(
-        self, messages: Sequence[tuple[str, str]], stream: bool = False
-    ) -> Generator[str, None, Completion]:
+    def run(self, messages: Sequence[tuple[str, str]], stream: bool = False) -> Generator[str, None, Completion]:
         """Yield text deltas (when streaming) and return the ``Completion``; raise ``LLMFault``."""
         from llama_index.core.base.llms.types import ChatMessage
 
@@ -345,9 +341,7 @@ class ChatModel:
             detail = self._redact(_error_message(error))
             if status == 401:
                 if self.settings.openai_api_key is None:
-                    return LLMFault(
-                        "auth", f"The LLM at {where} requires an API key (401); set OPENAI_API_KEY.", 401
-                    )
+                    return LLMFault("auth", f"The LLM at {where} requires an API key (401); set OPENAI_API_KEY.", 401)
                 return LLMFault("auth", f"OPENAI_API_KEY was rejected (401) by {where}; check the key.", 401)
             if status == 403:
                 return LLMFault(
@@ -367,21 +361,20 @@ class ChatModel:
                 if getattr(error, "code", None) == "insufficient_quota":
                     return LLMFault(
                         "rate_limit",
-                        f"The account behind OPENAI_API_KEY is out of quota (429) at {where}; check its "
-                        "billing.",
+                        f"The account behind OPENAI_API_KEY is out of quota (429) at {where}; check its billing.",
                         429,
                     )
+                wait = _retry_after(error)
+                later = f"wait {wait:g}s" if wait and wait > RETRY_AFTER_CAP else "wait a moment"
                 return LLMFault(
                     "rate_limit",
-                    f"The LLM at {where} is rate-limiting requests (429){tries}; wait a moment or raise "
-                    "RAG_LLM_MAX_RETRIES.",
+                    f"The LLM at {where} is rate-limiting requests (429){tries}; {later} or raise RAG_LLM_MAX_RETRIES.",
                     429,
                 )
             if status >= 500:
                 return LLMFault(
                     "server",
-                    f"The LLM server at {where} failed with HTTP {status}{tries}; check the server and "
-                    "its logs.",
+                    f"The LLM server at {where} failed with HTTP {status}{tries}; check the server and its logs.",
                     status,
                 )
             return LLMFault(

@@ -49,9 +49,7 @@ ANSWERERS = ("auto", "llm", "extractive")
 MAX_EVIDENCE_CHUNKS = 3
 MAX_HISTORY_TURNS = 4
 FALLBACK = "Showing the extractive answer instead."
-_NO_ANSWER = re.compile(
-    r"the abstracts (?:in this collection )?(?:don't|do not|cannot|can't) answer this question"
-)
+_NO_ANSWER = re.compile(r"the abstracts (?:in this collection )?(?:don't|do not|cannot|can't) answer this question")
 _FENCE = re.compile(r"<(/?)(sources?)\b", re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
 _OWN_REFERENCES = re.compile(r"^\W*(references|sources|citations)\W*$", re.IGNORECASE | re.MULTILINE)
@@ -78,8 +76,7 @@ def resolve_answerer(requested: str | None, settings: Settings) -> tuple[str, st
         return "llm", None
     if requested == "llm":
         return "extractive", (
-            "No LLM is configured (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server): "
-            "extractive answer."
+            "No LLM is configured (set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server): extractive answer."
         )
     return "extractive", NOTICE
 
@@ -258,8 +255,7 @@ class LLMAnswerer:
             return self._fallback(
                 retrieval,
                 paper_texts,
-                f"The model's reply cited none of the {len(prompt.sources)} sources, so it is not shown. "
-                f"{FALLBACK}",
+                f"The model's reply cited none of the {len(prompt.sources)} sources, so it is not shown. {FALLBACK}",
                 usage,
             )
         return self._answer(retrieval, prompt, check, usage)
@@ -305,9 +301,7 @@ class LLMAnswerer:
             )
         return citations
 
-    def _answer(
-        self, retrieval: Retrieval, prompt: Prompt, check: CheckResult, usage: dict[str, Any]
-    ) -> Answer:
+    def _answer(self, retrieval: Retrieval, prompt: Prompt, check: CheckResult, usage: dict[str, Any]) -> Answer:
         citations = self._citations(check, prompt)
         notes = []
         if check.removed:
@@ -340,9 +334,7 @@ class LLMAnswerer:
             usage=usage,
         )
 
-    def _abstained(
-        self, retrieval: Retrieval, prompt: Prompt, check: CheckResult, usage: dict[str, Any]
-    ) -> Answer:
+    def _abstained(self, retrieval: Retrieval, prompt: Prompt, check: CheckResult, usage: dict[str, Any]) -> Answer:
         related = [p.title for p in retrieval.papers[:3]]
         citations = self._citations(check, prompt) if check.cited else []
         if citations:
@@ -366,9 +358,7 @@ class LLMAnswerer:
             usage=usage,
         )
 
-    def _fallback(
-        self, retrieval: Retrieval, paper_texts: PaperTexts, notice: str, usage: dict[str, Any]
-    ) -> Answer:
+    def _fallback(self, retrieval: Retrieval, paper_texts: PaperTexts, notice: str, usage: dict[str, Any]) -> Answer:
         answer = extractive_answer(retrieval, self.settings, paper_texts, notice=notice)
         answer.usage = usage
         return answer

@@ -81,9 +81,7 @@ def _package_files() -> Traversable:
     raise PromptError("the prompts package is missing; reinstall the package (pip install -e .).")
 
 
-def load_template(
-    name: str, expected: frozenset[str], directory: Traversable | Path | None = None
-) -> Template:
+def load_template(name: str, expected: frozenset[str], directory: Traversable | Path | None = None) -> Template:
     base = directory if directory is not None else _package_files()
     path = f"prompts/{name}.txt" if directory is None else str(Path(str(base)) / f"{name}.txt")
     source = base / f"{name}.txt"

@@ -40,6 +40,8 @@ class ChunkHit:
     text: str
     similarity: float  # cosine similarity with the question
     fused: float = 0.0
+    level: str = "chunk"  # "chunk", or "paper" for the whole-abstract entry
+    keyword: float = 0.0  # BM25 score relative to the best keyword hit of this question (0..1)
 
 
 @dataclass
@@ -49,7 +51,9 @@ class PaperHit:
     url: str | None
     relevance: float
     score: float
-    chunks: list[ChunkHit] = field(default_factory=list)
+    chunks: list[ChunkHit] = field(default_factory=list)  # evidence chunks, most similar first
+    abstract_similarity: float = 0.0  # of the whole-abstract entry, when it was retrieved
+    keyword: float = 0.0  # best relative BM25 score among the paper's hits
 
     @property
     def best_chunk(self) -> ChunkHit:
@@ -146,13 +150,20 @@ class Retriever:
         rrf_k = self.settings.rrf_k
         hits: dict[str, tuple[ChunkHit, dict[str, Any]]] = {}
         for rank, (chunk_id, text, meta, similarity) in enumerate(dense):
-            hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, 1.0 / (rrf_k + rank + 1)), meta)
+            level = str(meta.get("level", "chunk"))
+            hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, 1.0 / (rrf_k + rank + 1), level), meta)
         missing: list[str] = []
-        for rank, (chunk_id, text, meta, _score) in enumerate(keyword):
+        top_keyword = max((score for *_, score in keyword), default=0.0) or 1.0
+        for rank, (chunk_id, text, meta, score) in enumerate(keyword):
             if chunk_id in hits:
                 hits[chunk_id][0].fused += 1.0 / (rrf_k + rank + 1)
+                hits[chunk_id][0].keyword = score / top_keyword
             else:
-                hits[chunk_id] = (ChunkHit(chunk_id, text, float("nan"), 1.0 / (rrf_k + rank + 1)), meta)
+                level = str(meta.get("level", "chunk"))
+                hits[chunk_id] = (
+                    ChunkHit(chunk_id, text, float("nan"), 1.0 / (rrf_k + rank + 1), level, score / top_keyword),
+                    meta,
+                )
                 missing.append(chunk_id)
         if missing:  # keyword-only chunks: fetch their vectors to score their relevance too
             result = self.store.collection.get(ids=missing, include=["embeddings"])
@@ -165,16 +176,23 @@ class Retriever:
 
     def _by_paper(self, hits: dict[str, tuple[ChunkHit, dict[str, Any]]], k: int) -> list[PaperHit]:
         papers: dict[str, PaperHit] = {}
+        fused: dict[str, float] = {}
         for hit, meta in hits.values():
             pid = str(meta["paper_id"])
             paper = papers.get(pid)
             if paper is None:
                 paper = papers[pid] = PaperHit(pid, str(meta["title"]), str(meta.get("url") or "") or None, 0.0, 0.0)
-            paper.chunks.append(hit)
-        for paper in papers.values():
+            fused[pid] = max(fused.get(pid, 0.0), hit.fused)
+            paper.keyword = max(paper.keyword, hit.keyword)
+            if hit.level == "paper":
+                paper.abstract_similarity = max(0.0, hit.similarity)
+            else:
+                paper.chunks.append(hit)
+        for pid, paper in papers.items():
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
-            paper.relevance = max(0.0, paper.chunks[0].similarity)
-            paper.score = max(c.fused for c in paper.chunks)
+            best_chunk = paper.chunks[0].similarity if paper.chunks else 0.0
+            paper.relevance = max(0.0, best_chunk, paper.abstract_similarity)
+            paper.score = fused[pid]
         ranked = sorted(papers.values(), key=lambda p: (p.score, p.relevance), reverse=True)
         return ranked[:k]
 

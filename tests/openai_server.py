@@ -31,9 +31,7 @@ class Step:
     seconds: float = 30.0
 
 
-def reply(
-    text: Reply, *, usage: bool = True, chunk_chars: int = 12, gate: threading.Event | None = None
-) -> Step:
+def reply(text: Reply, *, usage: bool = True, chunk_chars: int = 12, gate: threading.Event | None = None) -> Step:
     """A chat completion whose content is ``text`` (or ``text(request_body)``)."""
     return Step("reply", text=text, usage=usage, chunk_chars=chunk_chars, gate=gate)
 
@@ -191,9 +189,7 @@ class ScriptedOpenAI:
                         "object": "chat.completion.chunk",
                         "created": int(time.time()),
                         "model": model,
-                        "choices": []
-                        if delta is None
-                        else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                        "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
                         **extra,
                     }
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())

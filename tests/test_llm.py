@@ -249,7 +249,7 @@ def test_a_hanging_server_times_out(make_assistant: Callable[..., Assistant], se
         ),
         (error(429, "slow down", {"retry-after-ms": "10"}), "rate-limiting requests (429) after 3 attempts", 3),
         (error(429, "quota", code="insufficient_quota"), "out of quota (429)", 1),
-        (error(429, "later", {"retry-after": "300"}), "rate-limiting requests (429)", 1),
+        (error(429, "later", {"retry-after": "300"}), "rate-limiting requests (429); wait 300s", 1),
         (reply(""), "sent an empty reply", 1),
         (raw("this is not json"), "not an OpenAI chat completion", 1),
         (raw('{"unexpected": true}'), "not an OpenAI chat completion", 1),

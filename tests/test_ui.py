@@ -175,12 +175,6 @@ def test_cot_example_gives_cited_answer_with_evidence_cards(page, dialogs, tmp_p
     card.locator("summary").click()
     expect(card.locator(".rag-abstract p")).to_be_visible()
 
-    # "Copy answer with references" puts the plain-text answer and its References block on the clipboard.
-    page.locator("#rag-copy").click()
-    expect(page.locator("#rag-copy")).to_contain_text("Copied")
-    copied = page.evaluate("navigator.clipboard.readText()")
-    assert "References:" in copied and f"[1] {MIND_YOUR_STEP}" in copied
-
     card.locator("summary").click()
     page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(0, 0)
@@ -189,6 +183,12 @@ def test_cot_example_gives_cited_answer_with_evidence_cards(page, dialogs, tmp_p
     if os.environ.get("RAG_UPDATE_SCREENSHOT") == "1" or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+    # "Copy answer with references" puts the plain-text answer and its References block on the clipboard.
+    page.locator("#rag-copy").click()
+    expect(page.locator("#rag-copy")).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "References:" in copied and f"[1] {MIND_YOUR_STEP}" in copied
     assert dialogs == []
 
 

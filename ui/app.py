@@ -75,9 +75,9 @@ class Backend:
         k: int | None = None,
         retriever: str | None = None,
         answerer: str | None = None,
-        history: list[dict[str, str]] | None = None,
+        history: list[tuple[str, str]] | None = None,
     ) -> Iterator[str | Answer]:
-        """Text deltas (LLM streaming), then exactly one ``Answer``."""
+        """Text deltas (LLM streaming), then exactly one ``Answer``. ``history``: (user, assistant) turns."""
         options, note = self._options(k, retriever)
         stream = getattr(self.assistant, "stream", None)
         if callable(stream):
@@ -156,6 +156,10 @@ class Backend:
                 report = self.assistant.ingest_papers(papers, progress=update)
             except StoreError as error:
                 return f"\u26a0 **Indexing failed.** {render.md_text(str(error))}"
+            except Exception as error:  # keep the UI alive; the full trace goes to the server log
+                traceback.print_exc(file=sys.stderr)
+                why = f"{error.__class__.__name__}: {error}"
+                return f"\u26a0 **Indexing failed** ({render.md_text(why)}); the server log has the details."
             finally:
                 self.ingesting.clear()
                 self.papers(refresh=True)
@@ -529,7 +533,7 @@ def build_app(settings: Settings | None = None, backend: Backend | None = None) 
             """Ask a question; returns the Answer as a dict, exactly like `rag ask --json`."""
             try:
                 return backend.ask(question, k or None, retriever or None, answerer or None).to_dict()
-            except (QuestionError, StoreError) as error:
+            except (QuestionError, StoreError, ValueError) as error:  # ValueError: an unknown option
                 raise gr.Error(str(error)) from None
 
         gr.api(ask, api_name="ask", concurrency_limit=2, concurrency_id="answer")
