@@ -37,8 +37,12 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         model = self.model
-        with self._lock:
-            vectors = model.get_text_embedding_batch(texts)
+        vectors: list[list[float]] = []
+        step = self._batch_size
+        for start in range(0, len(texts), step):
+            # The lock is held per model batch, so a question asked during a long ingest waits one batch at most.
+            with self._lock:
+                vectors += model.get_text_embedding_batch(texts[start : start + step])
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:

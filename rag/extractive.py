@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.abstain import abstain_reason
+from rag.abstain import abstain_reason, mentions, missing_specifics
 from rag.answer import Answer, Citation, full_text, question_shape
 from rag.config import Settings
 from rag.retrieve import PaperHit, Retrieval
@@ -153,7 +153,20 @@ def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> P
         return Plan(shape, [], {}, "nothing is indexed")
     papers = select_papers(retrieval, shape, settings)
     texts = paper_texts([p.paper_id for p in papers])
-    reason = abstain_reason(retrieval.papers[0].relevance, retrieval.question, "\n".join(texts.values()), settings)
+    if shape == "comparison":
+        # A paper the question names but the selection missed joins it, found by the name in its title.
+        missing = missing_specifics(retrieval.question, "\n".join(texts.values()))
+        named = [p for p in retrieval.papers if p not in papers and any(mentions(p.title, t) for t in missing)]
+        if named:
+            papers = papers + named[: max(1, MAX_COMPARISON - len(papers))]
+            texts = paper_texts([p.paper_id for p in papers])
+    reason = abstain_reason(
+        retrieval.papers[0].relevance,
+        retrieval.question,
+        "\n".join(texts.values()),
+        settings,
+        single_paper=shape == "single",
+    )
     return Plan(shape, papers, texts, reason)
 
 

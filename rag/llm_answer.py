@@ -113,6 +113,8 @@ def _chunk_index(chunk: ChunkHit) -> int:
 
 def evidence_text(paper: PaperHit, max_chunks: int = MAX_EVIDENCE_CHUNKS) -> str:
     """The paper's best chunks, in their order in the abstract ("…" marks a gap)."""
+    if not paper.chunks:  # only its whole-abstract entry was retrieved
+        return " ".join(paper.abstract.split())
     parts: list[str] = []
     previous: int | None = None
     for chunk in sorted(paper.chunks[:max_chunks], key=_chunk_index):

@@ -16,11 +16,12 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.ingest import interrupted_ingest, rebuild_keyword_index
+from rag.ingest import ingest_running, interrupted_ingest, rebuild_keyword_index
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
 MODES = ("hybrid", "dense", "bm25")
+EVIDENCE_PAPERS = 12  # leading papers whose every chunk is scored for evidence
 _LIST_SCAFFOLD = re.compile(
     r"^\s*(which|what|list|name|find|show me)\s+(the\s+)?(papers|works|studies|abstracts|articles)\s+"
     r"((in this collection|here)\s+)?((say|show|find|claim|argue|report|suggest|demonstrate)s?\s+(that\s+)?)?",
@@ -54,6 +55,7 @@ class PaperHit:
     chunks: list[ChunkHit] = field(default_factory=list)  # evidence chunks, most similar first
     abstract_similarity: float = 0.0  # of the whole-abstract entry, when it was retrieved
     keyword: float = 0.0  # best relative BM25 score among the paper's hits
+    abstract: str = ""  # the whole abstract, when its whole-abstract entry was retrieved
 
     @property
     def best_chunk(self) -> ChunkHit:
@@ -86,7 +88,8 @@ class Retriever:
             stale = self._keyword is None or self._keyword.chunk_count != count
             if stale:
                 self._keyword = KeywordIndex.load(self.settings.bm25_path)
-                if count and (
+                rebuildable = count and not ingest_running(self.settings)  # an ingest rebuilds it when done
+                if rebuildable and (
                     self._keyword is None or self._keyword.chunk_count != count or interrupted_ingest(self.settings)
                 ):
                     # Missing, from a crashed ingest, or changed by another process: rebuild from Chroma.
@@ -116,7 +119,27 @@ class Retriever:
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
         papers = self._by_paper(chunks, k)
+        self._complete_chunks(papers[:EVIDENCE_PAPERS], query_vector)
         return Retrieval(question, papers, query_vector, mode)
+
+    def _complete_chunks(self, papers: list[PaperHit], query_vector: np.ndarray) -> None:
+        """Give the leading papers every one of their chunks, scored, so evidence can come from any sentence."""
+        if not papers:
+            return
+        by_id = {p.paper_id: p for p in papers}
+        result = self.store.collection.get(
+            where={"paper_id": {"$in": list(by_id)}}, include=["documents", "metadatas", "embeddings"]
+        )
+        for chunk_id, text, meta, vector in zip(
+            result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+        ):
+            paper = by_id[str(meta["paper_id"])]
+            if meta.get("level") == "paper" or any(c.chunk_id == chunk_id for c in paper.chunks):
+                continue
+            similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+            paper.chunks.append(ChunkHit(chunk_id, text, similarity, 0.0))
+        for paper in papers:
+            paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
     def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
         count = self.store.count()
@@ -186,6 +209,7 @@ class Retriever:
             paper.keyword = max(paper.keyword, hit.keyword)
             if hit.level == "paper":
                 paper.abstract_similarity = max(0.0, hit.similarity)
+                paper.abstract = hit.text
             else:
                 paper.chunks.append(hit)
         for pid, paper in papers.items():
