@@ -110,6 +110,11 @@ def ingest_running(settings: Settings) -> bool:
         return True
 
 
+def clear_interrupted_marker(settings: Settings) -> None:
+    if interrupted_ingest(settings):
+        marker_path(settings).unlink(missing_ok=True)
+
+
 def interrupted_ingest(settings: Settings) -> bool:
     """A marker left by a process that died mid-ingest."""
     return marker_path(settings).exists() and not ingest_running(settings)

@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.ingest import ingest_running, interrupted_ingest, rebuild_keyword_index
+from rag.ingest import clear_interrupted_marker, ingest_running, interrupted_ingest, rebuild_keyword_index
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
@@ -95,6 +95,8 @@ class Retriever:
                     # Missing, from a crashed ingest, or changed by another process: rebuild from Chroma.
                     rebuild_keyword_index(self.store, self.settings)
                     self._keyword = KeywordIndex.load(self.settings.bm25_path)
+                    # The keyword index now matches Chroma; re-running `rag ingest` completes the store.
+                    clear_interrupted_marker(self.settings)
             return self._keyword
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
