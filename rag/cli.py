@@ -231,6 +231,9 @@ def eval_command(
     compare: Annotated[
         bool, typer.Option("--compare", help="Also run dense, BM25 and a llama-index baseline.")
     ] = False,
+    faithfulness: Annotated[
+        bool, typer.Option("--faithfulness", help="Judge answers with llama-index's faithfulness evaluator (LLM).")
+    ] = False,
 ) -> None:
     """Score the assistant on gold questions; print a table by kind and write a report."""
     from rag import evaluate
@@ -253,8 +256,14 @@ def eval_command(
     def ask_with(mode: str):  # noqa: ANN202
         return lambda q: assistant.ask(q, k=k, retriever=mode, **_answerer_arg(assistant, answerer))
 
+    judge = None
+    if faithfulness:
+        if not assistant.settings.llm_configured:
+            raise UserError("--faithfulness needs an LLM: set OPENAI_API_KEY and/or OPENAI_BASE_URL.")
+        judge = evaluate.faithfulness_judge(assistant.settings)
+        config["faithfulness"] = True
     with _progress(f"Evaluating ({retriever})") as update:
-        results = evaluate.run_eval(golds, ask_with(retriever), config, progress=update)
+        results = evaluate.run_eval(golds, ask_with(retriever), config, progress=update, judge=judge)
     baselines = None
     if compare:
         baselines = {}

@@ -155,6 +155,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float | int | None]:
         summary[name] = _mean(collect(name, answerable))
     for name in ("citation_precision", "citation_recall", "citation_f1", "fact_recall"):
         summary[name] = _mean(collect(name, answerable))
+    faithfulness = collect("faithfulness", rows)
+    if faithfulness:
+        summary["faithfulness"] = _mean(faithfulness)
     which = [r for r in answerable if r["kind"] == "which_papers"]
     summary["which_papers_f1"] = _mean(collect("citation_f1", which))
     summary["abstention_accuracy"] = _mean(collect("abstention_correct", unanswerable))
@@ -178,6 +181,31 @@ def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | int | Non
 
 
 AskFn = Callable[[str], Any]  # question -> Answer-like (text, citations[].title, retrieved, abstained, latency_ms)
+JudgeFn = Callable[[str, Any], float | None]  # (question, answer) -> faithfulness score, or None
+
+
+def faithfulness_judge(settings: Any) -> JudgeFn:
+    """llama-index's FaithfulnessEvaluator, judged by the configured LLM, against the cited evidence.
+
+    Abstentions and answers without citations are not judged (None).
+    """
+    from llama_index.core.evaluation import FaithfulnessEvaluator
+
+    from rag.llm import build_llm
+
+    evaluator = FaithfulnessEvaluator(llm=build_llm(settings))
+
+    def judge(question: str, answer: Any) -> float | None:
+        if answer.abstained or not answer.citations:
+            return None
+        contexts = [f"{c.title}: {c.evidence}" for c in answer.citations]
+        try:
+            result = evaluator.evaluate(query=question, response=answer.body or answer.text, contexts=contexts)
+        except Exception:  # the judge's own faults must not end the run
+            return None
+        return None if result.score is None else float(result.score)
+
+    return judge
 
 
 def run_eval(
@@ -185,11 +213,15 @@ def run_eval(
     ask: AskFn,
     config: dict[str, Any],
     progress: Callable[[int, int], None] | None = None,
+    judge: JudgeFn | None = None,
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for index, gold in enumerate(golds):
         answer = ask(gold.question)
         cited = [c.title for c in answer.citations]
+        metrics = answer_metrics(gold, cited, answer.text, bool(answer.abstained))
+        if judge is not None:
+            metrics["faithfulness"] = judge(gold.question, answer)
         rows.append(
             {
                 "id": gold.id,
@@ -201,7 +233,7 @@ def run_eval(
                 "answer": answer.text,
                 "abstained": bool(answer.abstained),
                 "latency_ms": float(answer.latency_ms),
-                "metrics": answer_metrics(gold, cited, answer.text, bool(answer.abstained)),
+                "metrics": metrics,
                 "gold_titles": list(gold.gold_titles),
             }
         )
@@ -236,6 +268,7 @@ SUMMARY_COLUMNS = (
     "fact_recall",
     "abstention_accuracy",
     "false_abstention_rate",
+    "faithfulness",
     "latency_p50_ms",
     "latency_p95_ms",
 )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,29 @@ def run_env(home: Path, **extra: str) -> dict[str, str]:
     env["RAG_HOME"] = str(home)
     env.update(extra)
     return env
+
+
+RAG_COMMAND = [sys.executable, "-m", "rag.cli"]
+
+
+def run_rag(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `rag` command as a user would, against ``home``."""
+    return subprocess.run(
+        [*RAG_COMMAND, *args], cwd=ROOT, env=run_env(home, **env), capture_output=True, text=True, timeout=300
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
+    """Terminate a server started by a test, killing it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -9,7 +9,6 @@ equal fresh ones), and anything not among them is embedded for real.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_env
+from conftest import free_port, stop_process
+from conftest import run_rag as rag
 
 from rag.assistant import Assistant
 from rag.config import BUNDLED_CORPUS, Settings
@@ -27,25 +27,12 @@ from rag.embeddings import Embedder, shared_embedder
 from rag.keyword import keyword_text
 from rag.store import ChunkStore, StoreError
 
-RAG = [sys.executable, "-m", "rag.cli"]
 COT_QUESTION = "Which papers say chain-of-thought hurts performance?"
 MIND_YOUR_STEP = "Mind Your Step (by Step): Chain-of-Thought can Reduce Performance"
 ZEBRA = (
     "We introduce ZebraNet, a graph network that counts zebra stripes in aerial photographs. "
     "ZebraNet reaches 97.5% counting accuracy on the StripeCount dataset."
 )
-
-
-def rag(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RAG, *args], cwd=ROOT, env=run_env(home, **env), capture_output=True, text=True, timeout=300
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -78,12 +65,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 class ReplayEmbedder(Embedder):

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import ROOT, run_env
-
-RAG = [sys.executable, "-m", "rag.cli"]
-
-
-def rag(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RAG, *args], cwd=ROOT, env=run_env(home, **env), capture_output=True, text=True, timeout=300
-    )
+from conftest import run_rag as rag
 
 
 def test_ask_json_has_the_answer_fields(bundled_home: Path) -> None:

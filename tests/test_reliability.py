@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_env
+from conftest import RAG_COMMAND, ROOT, run_env
+from conftest import run_rag as rag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +29,6 @@ from rag.corpus import MAX_ABSTRACT_CHARS, CorpusError, load_file, normalise_tit
 from rag.ingest import chunk_paper, interrupted_ingest, marker_path
 from rag.store import ChunkStore, StoreError
 
-RAG = [sys.executable, "-m", "rag.cli"]
 COT_QUESTION = "Which papers say chain-of-thought hurts performance?"
 MIND_YOUR_STEP = "Mind Your Step (by Step)"
 SECRET = "sk-reliability-SECRET-0123456789abcdefXYZ"
@@ -36,12 +36,6 @@ ABSTRACT = (
     "We study how small language models learn arithmetic from scratch. Our experiments show that "
     "curriculum ordering improves accuracy by 12% on held-out problems."
 )
-
-
-def rag(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RAG, *args], cwd=ROOT, env=run_env(home, **env), capture_output=True, text=True, timeout=300
-    )
 
 
 def tree_digest(home: Path) -> str:
@@ -254,7 +248,7 @@ def test_kill_9_during_ingest_then_ingest_again_completes_without_duplicates(tmp
     assert expected_chunks > 300  # at least two upsert batches, so there is a "between" to kill in
 
     process = subprocess.Popen(
-        [*RAG, "ingest", str(corpus)],
+        [*RAG_COMMAND, "ingest", str(corpus)],
         cwd=ROOT,
         env=run_env(rag_home),
         stdout=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_env
+from conftest import ROOT, free_port, run_env, stop_process
 
 from rag.answer import Answer, Citation, SentenceVerdict
 
@@ -31,12 +31,6 @@ XSS = "<img src=x onerror=alert(1)>"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install chromium (make test does)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -77,12 +71,7 @@ def server(ui_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         wait_until_up(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=20)
 
 
 @pytest.fixture(scope="module")
