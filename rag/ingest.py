@@ -110,6 +110,14 @@ def ingest_running(settings: Settings) -> bool:
         return True
 
 
+def ingesting_here(settings: Settings) -> bool:
+    """True while this very process is ingesting into this home."""
+    try:
+        return int(marker_path(settings).read_text().strip()) == os.getpid()
+    except (OSError, ValueError):
+        return False
+
+
 def clear_interrupted_marker(settings: Settings) -> None:
     if interrupted_ingest(settings):
         marker_path(settings).unlink(missing_ok=True)

@@ -16,7 +16,13 @@ import numpy as np
 
 from rag.config import Settings
 from rag.embeddings import Embedder
-from rag.ingest import clear_interrupted_marker, ingest_running, interrupted_ingest, rebuild_keyword_index
+from rag.ingest import (
+    clear_interrupted_marker,
+    ingest_running,
+    ingesting_here,
+    interrupted_ingest,
+    rebuild_keyword_index,
+)
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
@@ -86,6 +92,8 @@ class Retriever:
         with self._keyword_lock:
             count = self.store.count()
             stale = self._keyword is None or self._keyword.chunk_count != count
+            if stale and self._keyword is not None and not ingesting_here(self.settings):
+                self.store.reopen()  # another process changed the store: read it afresh
             if stale:
                 self._keyword = KeywordIndex.load(self.settings.bm25_path)
                 rebuildable = count and not ingest_running(self.settings)  # an ingest rebuilds it when done
@@ -103,9 +111,8 @@ class Retriever:
         """Title and full abstract of each paper (stored on the paper's first chunk)."""
         if not paper_ids:
             return {}
-        result = self.store.collection.get(
-            where={"$and": [{"paper_id": {"$in": list(paper_ids)}}, {"chunk": 0}]}, include=["metadatas"]
-        )
+        where = {"$and": [{"paper_id": {"$in": list(paper_ids)}}, {"chunk": 0}]}
+        result = self.store.read(lambda c: c.get(where=where, include=["metadatas"]))
         return {str(m["paper_id"]): f"{m['title']}\n{m.get('abstract', '')}" for m in result["metadatas"]}
 
     # ------------------------------------------------------------ search
@@ -129,9 +136,8 @@ class Retriever:
         if not papers:
             return
         by_id = {p.paper_id: p for p in papers}
-        result = self.store.collection.get(
-            where={"paper_id": {"$in": list(by_id)}}, include=["documents", "metadatas", "embeddings"]
-        )
+        where = {"paper_id": {"$in": list(by_id)}}
+        result = self.store.read(lambda c: c.get(where=where, include=["documents", "metadatas", "embeddings"]))
         for chunk_id, text, meta, vector in zip(
             result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
         ):
@@ -147,10 +153,10 @@ class Retriever:
         count = self.store.count()
         if not count:
             return []
-        result = self.store.collection.query(
-            query_embeddings=[vector],
-            n_results=min(limit, count),
-            include=["documents", "metadatas", "distances"],
+        result = self.store.read(
+            lambda c: c.query(
+                query_embeddings=[vector], n_results=min(limit, count), include=["documents", "metadatas", "distances"]
+            )
         )
         return [
             (chunk_id, doc, meta, 1.0 - float(dist))
@@ -191,7 +197,7 @@ class Retriever:
                 )
                 missing.append(chunk_id)
         if missing:  # keyword-only chunks: fetch their vectors to score their relevance too
-            result = self.store.collection.get(ids=missing, include=["embeddings"])
+            result = self.store.read(lambda c: c.get(ids=missing, include=["embeddings"]))
             for chunk_id, vector in zip(result["ids"], result["embeddings"], strict=True):
                 hits[chunk_id][0].similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
         for hit, _ in hits.values():

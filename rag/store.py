@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from rag.config import Settings
 from rag.embeddings import DIMENSION, MODEL_NAME
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -125,6 +127,35 @@ class ChunkStore:
                 f"({meta.get('embed_model')!r}, schema {meta.get('schema')!r}); run `rag ingest --rebuild`."
             )
         return collection
+
+    def reopen(self) -> None:
+        """Forget the open client; the next use reads the store afresh (after another process wrote to it).
+
+        Embedded Chroma keeps an in-memory view of its index per process; a second process's ingest leaves
+        that view stale ("Error finding id"), so readers reopen when they notice a change.
+        """
+        if not self.settings.chroma_url:
+            _forget_failed_system(str(self.settings.chroma_path))
+        self._client = None
+        self._collection = None
+
+    def read(self, operation: Callable[[Any], T]) -> T:
+        """Run a read on the collection; if it fails, reopen the store once and retry."""
+        try:
+            return operation(self.collection)
+        except StoreError:
+            raise
+        except Exception:
+            self.reopen()
+        try:
+            return operation(self.collection)
+        except StoreError:
+            raise
+        except Exception as err:
+            raise StoreError(
+                f"the index at {self.location} cannot be read ({_short(err)}); if another process is writing to "
+                "it, try again, otherwise run `rag ingest --rebuild`."
+            ) from None
 
     def count(self) -> int:
         try:

@@ -129,6 +129,10 @@ def upload(page, path: Path) -> str:  # noqa: ANN001
 
 
 def paper_count(page) -> int:  # noqa: ANN001
+    # The count is filled in after the tab renders: wait for it rather than read an empty element.
+    page.wait_for_function(
+        "/\\d+\\s+papers/.test(document.querySelector('#rag-paper-count')?.innerText || '')", timeout=60_000
+    )
     text = page.locator("#rag-paper-count").inner_text()
     return int(re.search(r"(\d+)\s+papers", text).group(1))
 
