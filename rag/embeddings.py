@@ -37,13 +37,17 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         model = self.model
-        vectors: list[list[float]] = []
+        # Batches of similar length waste no time on padding (a whole abstract beside a one-line chunk would
+        # pad the whole batch to the abstract's length): embed in length order, return in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         step = self._batch_size
-        for start in range(0, len(texts), step):
+        for start in range(0, len(order), step):
+            batch = order[start : start + step]
             # The lock is held per model batch, so a question asked during a long ingest waits one batch at most.
             with self._lock:
-                vectors += model.get_text_embedding_batch(texts[start : start + step])
-        return np.asarray(vectors, dtype=np.float32)
+                vectors[batch] = model.get_text_embedding_batch([texts[i] for i in batch])
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         model = self.model

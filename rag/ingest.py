@@ -22,7 +22,7 @@ from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore, StoreError
 
-UPSERT_BATCH = 256
+UPSERT_BATCH = 1024  # chunks embedded and written together (sorted by length inside)
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
 
 
