@@ -22,6 +22,10 @@ def apply() -> None:
         "ANONYMIZED_TELEMETRY": "False",
         "GRADIO_ANALYTICS_ENABLED": "False",
         "TOKENIZERS_PARALLELISM": "false",
+        # Library progress bars (model weights, BM25 loading) would clutter the CLI's own output.
+        "TQDM_DISABLE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
     }
     cache = _tiktoken_cache()
     if cache:

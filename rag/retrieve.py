@@ -88,9 +88,10 @@ class Retriever:
 
     # ------------------------------------------------------------ keyword index
 
-    def keyword_index(self) -> KeywordIndex | None:
+    def keyword_index(self, count: int | None = None) -> KeywordIndex | None:
+        """The BM25 index, reloaded or rebuilt when the store's chunk ``count`` no longer matches it."""
         with self._keyword_lock:
-            count = self.store.count()
+            count = self.store.count() if count is None else count
             stale = self._keyword is None or self._keyword.chunk_count != count
             if stale and self._keyword is not None and not ingesting_here(self.settings):
                 self.store.reopen()  # another process changed the store: read it afresh
@@ -124,8 +125,9 @@ class Retriever:
             raise ValueError(f"retriever {mode!r} is not one of {', '.join(MODES)}")
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * k)
-        dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
-        keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
+        count = self.store.count()  # once per question: it is a database round trip
+        dense = self._dense(query_vector, candidates, count) if mode in ("hybrid", "dense") else []
+        keyword = self._keyword_search(question, candidates, count) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
         papers = self._by_paper(chunks, k)
         self._complete_chunks(papers[:EVIDENCE_PAPERS], query_vector)
@@ -149,8 +151,7 @@ class Retriever:
         for paper in papers:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
-    def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        count = self.store.count()
+    def _dense(self, vector: np.ndarray, limit: int, count: int) -> list[tuple[str, str, dict[str, Any], float]]:
         if not count:
             return []
         result = self.store.read(
@@ -165,8 +166,8 @@ class Retriever:
             )
         ]
 
-    def _keyword_search(self, question: str, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        index = self.keyword_index()
+    def _keyword_search(self, question: str, limit: int, count: int) -> list[tuple[str, str, dict[str, Any], float]]:
+        index = self.keyword_index(count)
         if index is None:
             return []
         return [(h.chunk_id, h.text, h.metadata, h.score) for h in index.search(question, limit)]
