@@ -238,23 +238,27 @@ def bench_scale(sizes: list[int], workdir: Path) -> list[dict[str, Any]]:
 
 
 def plot_scale(rows: list[dict[str, Any]], out: Path) -> None:
+    """Query latency (left) and memory/disk (right) against the number of chunks."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = [r["chunks"] for r in rows]
-    fig, left = plt.subplots(figsize=(6, 3.5))
-    left.plot(sizes, [r["query_p95_ms"] for r in rows], "o-", label="query p95 (ms)")
-    left.set_xscale("log")
-    left.set_xlabel("chunks")
-    left.set_ylabel("ms")
-    right = left.twinx()
-    right.plot(sizes, [r["rss_growth_mb"] for r in rows], "s--", color="tab:orange", label="memory (MB)")
-    right.set_ylabel("MB")
-    fig.legend(loc="upper left")
+    fig, (latency, memory) = plt.subplots(1, 2, figsize=(9, 3.5))
+    latency.plot(sizes, [r["query_p50_ms"] for r in rows], "o-", label="p50")
+    latency.plot(sizes, [r["query_p95_ms"] for r in rows], "s--", label="p95")
+    latency.set(xscale="log", xlabel="chunks", ylabel="ms", title="Chroma + BM25 query latency")
+    latency.set_ylim(bottom=0)
+    latency.legend()
+    memory.plot(sizes, [max(0.0, r["rss_growth_mb"]) for r in rows], "o-", label="resident memory growth")
+    memory.plot(sizes, [r["disk_mb"] for r in rows], "s--", label="store on disk")
+    memory.plot(sizes, [r["raw_vector_mb"] for r in rows], "^:", label="raw vectors")
+    memory.set(xscale="log", xlabel="chunks", ylabel="MB", title="Memory and disk")
+    memory.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def main() -> None:
