@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     paper_vectors: bool = Field(
         default=True, description="Also index one whole-abstract vector per paper (helps topic questions)."
     )
+    ingest_batch: int = Field(
+        default=1024, ge=16, description="Chunks embedded (in length order) and written to Chroma per step."
+    )
     embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
 
     # --- retrieval ---

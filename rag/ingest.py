@@ -22,7 +22,6 @@ from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore, StoreError
 
-UPSERT_BATCH = 1024  # chunks embedded and written together (sorted by length inside)
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
 
 
@@ -194,7 +193,7 @@ def _write_chunks(
     done = 0
     if progress:
         progress(0, total)
-    for batch in _batches(pending, UPSERT_BATCH):
+    for batch in _batches(pending, settings.ingest_batch):
         chunks = [c for _, paper_chunks, _ in batch for c in paper_chunks]
         vectors = embedder.embed_texts([keyword_text(c.metadata, c.text) for c in chunks])
         store.collection.upsert(

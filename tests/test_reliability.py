@@ -242,15 +242,16 @@ def _stored_chunks(home: Path) -> int:
 def test_kill_9_during_ingest_then_ingest_again_completes_without_duplicates(tmp_path: Path, rag_home: Path) -> None:
     corpus = tmp_path / "synthetic.jsonl"
     titles = _synthetic_corpus(corpus)
-    settings = Settings(home=rag_home)
+    batch = 256  # small steps, so there is a "between" to kill in
+    settings = Settings(home=rag_home, ingest_batch=batch)
     papers = load_file(corpus)
     expected_chunks = sum(len(chunk_paper(p, settings.chunk_size, settings.chunk_overlap)) for p in papers)
-    assert expected_chunks > 300  # at least two upsert batches, so there is a "between" to kill in
+    assert expected_chunks > 2 * batch
 
     process = subprocess.Popen(
         [*RAG_COMMAND, "ingest", str(corpus)],
         cwd=ROOT,
-        env=run_env(rag_home),
+        env=run_env(rag_home, RAG_INGEST_BATCH=str(batch)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
