@@ -254,7 +254,7 @@ def eval_command(
     config = {"gold": str(gold), "retriever": retriever, "answerer": answerer, "k": k, "command": command}
 
     def ask_with(mode: str):  # noqa: ANN202
-        return lambda q: assistant.ask(q, k=k, retriever=mode, **_answerer_arg(assistant, answerer))
+        return lambda q: assistant.ask(q, k=k, retriever=mode, answerer=answerer)
 
     judge = None
     if faithfulness:
@@ -283,12 +283,6 @@ def eval_command(
     evaluate.write_report(results, out_dir, baselines)
     _print_eval(results, baselines)
     out.print(f"Wrote {out_dir / 'results.json'} and {out_dir / 'report.md'}.")
-
-
-def _answerer_arg(assistant: Any, answerer: str) -> dict[str, str]:
-    import inspect
-
-    return {"answerer": answerer} if "answerer" in inspect.signature(assistant.ask).parameters else {}
 
 
 def _print_eval(results: dict[str, Any], baselines: dict[str, dict[str, Any]] | None) -> None:

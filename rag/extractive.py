@@ -110,9 +110,8 @@ def best_sentences(
             score += 0.25
         scored.append((score, order, sentence))
     scored.sort(key=lambda item: (-item[0], item[1]))
-    chosen = [s for _, _, s in scored[:limit]]
     # Keep the quoted sentences in their order in the abstract.
-    return sorted(chosen, key=lambda s: next(o for _, o, t in scored if t == s))
+    return [sentence for _, _, sentence in sorted(scored[:limit], key=lambda item: item[1])]
 
 
 def list_score(paper: PaperHit, settings: Settings) -> float:

@@ -7,6 +7,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,3 +89,39 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=10)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"`rag ui` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"`rag ui` did not answer at {url} within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running_ui(home: Path, log_dir: Path, command: list[str] | None = None) -> Iterator[str]:
+    """`rag ui` on a free loopback port over ``home``; yields its URL and stops it afterwards."""
+    port = free_port()
+    log = log_dir / "server.log"
+    env = run_env(home, GRADIO_TEMP_DIR=str(home.parent / "gradio-tmp"))
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*(command or RAG_COMMAND), "ui", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, process, log)
+        yield url
+    finally:
+        stop_process(process, timeout=20)

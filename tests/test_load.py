@@ -13,8 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import RAG_COMMAND, ROOT, free_port, run_env, stop_process
-from test_ui import wait_until_up
+from conftest import ROOT, run_env, running_ui
 
 USERS = 20
 QUESTIONS_PER_USER = 10
@@ -36,19 +35,8 @@ def load_home(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="module")
 def ui_url(load_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("load-log") / "server.log"
-    env = run_env(load_home, GRADIO_TEMP_DIR=str(load_home.parent / "gradio-tmp"))
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*RAG_COMMAND, "ui", "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process, log)
+    with running_ui(load_home, tmp_path_factory.mktemp("load-log")) as url:
         yield url
-    finally:
-        stop_process(process, timeout=20)
 
 
 def ask_many(url: str, questions: list[str]) -> tuple[list[float], list[str]]:

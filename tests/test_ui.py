@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port, run_env, stop_process
+from conftest import ROOT, free_port, run_env, running_ui
 
 from rag.answer import Answer, Citation, SentenceVerdict
 
@@ -31,20 +30,6 @@ XSS = "<img src=x onerror=alert(1)>"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="apt-get install chromium (make test does)")
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"`rag ui` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"`rag ui` did not answer at {url} within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
 # ---------------------------------------------------------------- fixtures: server, browser, page
@@ -59,19 +44,8 @@ def ui_home(bundled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="module")
 def server(ui_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("ui-log") / "server.log"
-    env = run_env(ui_home, GRADIO_TEMP_DIR=str(ui_home.parent / "gradio-tmp"))
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(RAG), "ui", "--port", str(port)], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process, log)
+    with running_ui(ui_home, tmp_path_factory.mktemp("ui-log"), command=[str(RAG)]) as url:
         yield url
-    finally:
-        stop_process(process, timeout=20)
 
 
 @pytest.fixture(scope="module")
