@@ -50,6 +50,7 @@ class Assistant:
         self.store = ChunkStore(self.settings)
         self.retriever = Retriever(self.store, self.embedder, self.settings)
         self.announce = announce or (lambda message: None)
+        self._indexed = False
         # Built (and its prompt templates checked) at start-up; it sends nothing until asked.
         self.llm = LLMAnswerer(self.settings) if self.settings.llm_configured else None
 
@@ -69,7 +70,8 @@ class Assistant:
 
     def ensure_indexed(self, progress: Progress | None = None) -> IngestReport | None:
         """Index the bundled corpus when the store is empty (first question on a new machine)."""
-        if self.store.count():
+        if self._indexed or self.store.count():  # counting scans the store: once it holds papers, stop asking
+            self._indexed = True
             return None
         self.announce(f"The index is empty: indexing the bundled corpus ({BUNDLED_CORPUS.name}) first.")
         return self.ingest_paths([BUNDLED_CORPUS], progress=progress)

@@ -1,7 +1,8 @@
 """An out-of-the-box llama-index pipeline, the peer every eval figure is compared against.
 
 Default ``VectorStoreIndex`` (default chunking, in-memory store) over one document per paper, the same
-bundled embedding model, top-10 retrieval, and the top-2 chunks cited — as a tutorial would build it.
+bundled embedding model through llama-index's ``HuggingFaceEmbedding``, top-10 retrieval, and the top-2
+chunks cited — as a tutorial would build it.
 It never abstains.
 """
 
@@ -11,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from rag.corpus import Paper
-from rag.embeddings import Embedder
+from rag.embeddings import model_path
 
 
 @dataclass
@@ -30,11 +31,13 @@ class BaselineAnswer:
 
 
 class LlamaIndexBaseline:
-    def __init__(self, papers: list[Paper], embedder: Embedder, top_k: int = 10, cite: int = 2) -> None:
+    def __init__(self, papers: list[Paper], top_k: int = 10, cite: int = 2) -> None:
         from llama_index.core import Document, VectorStoreIndex
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
         documents = [Document(text=p.abstract, metadata={"title": p.title}) for p in papers]
-        self.index = VectorStoreIndex.from_documents(documents, embed_model=embedder.model)
+        embed_model = HuggingFaceEmbedding(model_name=model_path(), device="cpu")
+        self.index = VectorStoreIndex.from_documents(documents, embed_model=embed_model)
         self.retriever = self.index.as_retriever(similarity_top_k=top_k)
         self.cite = cite
 

@@ -277,7 +277,7 @@ def eval_command(
         from rag.config import BUNDLED_CORPUS
         from rag.corpus import load_corpus
 
-        peer = LlamaIndexBaseline(load_corpus([BUNDLED_CORPUS]), assistant.embedder, top_k=k)
+        peer = LlamaIndexBaseline(load_corpus([BUNDLED_CORPUS]), top_k=k)
         with _progress("Baseline llama-index") as update:
             baselines["llama-index default"] = evaluate.run_eval(golds, peer.ask, {**config, "retriever": "li"}, update)
     evaluate.write_report(results, out_dir, baselines)

@@ -17,7 +17,7 @@ from rag.answer import Answer, Citation, full_text, question_shape
 from rag.config import Settings
 from rag.retrieve import PaperHit, Retrieval
 
-PaperTexts = Callable[[list[str]], dict[str, str]]
+PaperTexts = Callable[[list[PaperHit]], dict[str, str]]  # paper id -> "title\nabstract"
 NOTICE = "Extractive answer (offline, no LLM configured): sentences quoted from the abstracts."
 ABSTAIN_TEXT = "The abstracts in this collection don't answer this question."
 MAX_LIST = 12
@@ -151,14 +151,14 @@ def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> P
     if not retrieval.papers:
         return Plan(shape, [], {}, "nothing is indexed")
     papers = select_papers(retrieval, shape, settings)
-    texts = paper_texts([p.paper_id for p in papers])
+    texts = paper_texts(papers)
     if shape == "comparison":
         # A paper the question names but the selection missed joins it, found by the name in its title.
         missing = missing_specifics(retrieval.question, "\n".join(texts.values()))
         named = [p for p in retrieval.papers if p not in papers and any(mentions(p.title, t) for t in missing)]
         if named:
             papers = papers + named[: max(1, MAX_COMPARISON - len(papers))]
-            texts = paper_texts([p.paper_id for p in papers])
+            texts = paper_texts(papers)
     reason = abstain_reason(
         retrieval.papers[0].relevance,
         retrieval.question,

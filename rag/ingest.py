@@ -66,6 +66,7 @@ def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int, paper_vector:
             "chunk": n,
             "hash": paper.content_hash,
         }
+        meta["chunks"] = len(texts)  # so a reader can name every chunk of the paper by id
         if n == 0:
             meta["abstract"] = paper.abstract
         chunks.append(Chunk(f"{paper.id}:{paper.content_hash}:{n}", text, meta))
@@ -158,9 +159,12 @@ def ingest(
     try:
         if rebuild:
             store.reset()
+        store.bump_generation()  # readers elsewhere now know their keyword index is out of date
         _write_chunks(papers, store, embedder, settings, report, progress)
     finally:
-        # Whatever happened, the keyword index must match what Chroma now holds.
+        # Whatever happened, the keyword index must match what Chroma now holds. The second bump tells a
+        # reader that rebuilt its keyword index from a half-written store (on a shared server) to rebuild again.
+        store.bump_generation()
         report.papers_total, report.chunks_total = rebuild_keyword_index(store, settings)
         marker.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
@@ -231,8 +235,9 @@ def _batches(
 
 def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, int]:
     """Rebuild the BM25 index from Chroma; returns (papers, chunks) now in the store."""
+    generation = store.generation()  # read first: a write after it makes the index stale, never wrongly fresh
     ids, docs, metas = store.all_chunks()
-    index = KeywordIndex.build(ids, docs, metas)
+    index = KeywordIndex.build(ids, docs, metas, generation)
     if index is None:
         shutil.rmtree(settings.bm25_path, ignore_errors=True)
     else:

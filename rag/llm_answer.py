@@ -407,11 +407,11 @@ def answer_stream(
             fault = error
     retrieval = retriever.retrieve(rewritten or question, k=k, mode=retriever_mode)
     if mode == "llm" and fault is None:
-        answer = yield from llm.answer(retrieval, retriever.paper_texts, stream=stream)
+        answer = yield from llm.answer(retrieval, retriever.hit_texts, stream=stream)
     else:
         if fault is not None:
             notice = f"{fault} {FALLBACK}"
-        answer = extractive_answer(retrieval, settings, retriever.paper_texts, notice=notice)
+        answer = extractive_answer(retrieval, settings, retriever.hit_texts, notice=notice)
     answer.question = question
     answer.rewritten_question = rewritten
     return answer

@@ -61,7 +61,9 @@ class PaperHit:
     chunks: list[ChunkHit] = field(default_factory=list)  # evidence chunks, most similar first
     abstract_similarity: float = 0.0  # of the whole-abstract entry, when it was retrieved
     keyword: float = 0.0  # best relative BM25 score among the paper's hits
-    abstract: str = ""  # the whole abstract, when its whole-abstract entry was retrieved
+    abstract: str = ""  # the whole abstract, once read (with the paper's chunks, or its whole-abstract entry)
+    content_hash: str = ""  # of the indexed title and abstract: part of every chunk id
+    chunk_total: int = 0  # chunks of the abstract (0: indexed before chunks carried it)
 
     @property
     def best_chunk(self) -> ChunkHit:
@@ -88,24 +90,28 @@ class Retriever:
 
     # ------------------------------------------------------------ keyword index
 
-    def keyword_index(self, count: int | None = None) -> KeywordIndex | None:
-        """The BM25 index, reloaded or rebuilt when the store's chunk ``count`` no longer matches it."""
+    def keyword_index(self) -> KeywordIndex | None:
+        """The BM25 index, reloaded or rebuilt when the store has changed since it was built.
+
+        A change shows as a new store generation (one metadata read per question, at any store size).
+        """
         with self._keyword_lock:
-            count = self.store.count() if count is None else count
-            stale = self._keyword is None or self._keyword.chunk_count != count
-            if stale and self._keyword is not None and not ingesting_here(self.settings):
+            generation = self.store.generation()
+            current = self._keyword is not None and self._keyword.generation == generation
+            if current and not interrupted_ingest(self.settings):
+                return self._keyword
+            if self._keyword is not None and not ingesting_here(self.settings):
                 self.store.reopen()  # another process changed the store: read it afresh
-            if stale:
-                self._keyword = KeywordIndex.load(self.settings.bm25_path)
-                rebuildable = count and not ingest_running(self.settings)  # an ingest rebuilds it when done
-                if rebuildable and (
-                    self._keyword is None or self._keyword.chunk_count != count or interrupted_ingest(self.settings)
-                ):
+            self._keyword = KeywordIndex.load(self.settings.bm25_path)
+            stale = self._keyword is None or self._keyword.generation != generation
+            # An ingest running elsewhere rebuilds the index when it is done; until then the old one serves.
+            if (stale or interrupted_ingest(self.settings)) and not ingest_running(self.settings):
+                if self.store.count():
                     # Missing, from a crashed ingest, or changed by another process: rebuild from Chroma.
                     rebuild_keyword_index(self.store, self.settings)
                     self._keyword = KeywordIndex.load(self.settings.bm25_path)
-                    # The keyword index now matches Chroma; re-running `rag ingest` completes the store.
-                    clear_interrupted_marker(self.settings)
+                # The keyword index now matches Chroma; re-running `rag ingest` completes the store.
+                clear_interrupted_marker(self.settings)
             return self._keyword
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
@@ -116,6 +122,12 @@ class Retriever:
         result = self.store.read(lambda c: c.get(where=where, include=["metadatas"]))
         return {str(m["paper_id"]): f"{m['title']}\n{m.get('abstract', '')}" for m in result["metadatas"]}
 
+    def hit_texts(self, papers: list[PaperHit]) -> dict[str, str]:
+        """``paper_texts`` for retrieved papers: most abstracts came with their chunks, the rest are read."""
+        texts = self.paper_texts([p.paper_id for p in papers if not p.abstract])
+        texts.update({p.paper_id: f"{p.title}\n{p.abstract}" for p in papers if p.abstract})
+        return texts
+
     # ------------------------------------------------------------ search
 
     def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
@@ -125,25 +137,32 @@ class Retriever:
             raise ValueError(f"retriever {mode!r} is not one of {', '.join(MODES)}")
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * k)
-        count = self.store.count()  # once per question: it is a database round trip
-        dense = self._dense(query_vector, candidates, count) if mode in ("hybrid", "dense") else []
-        keyword = self._keyword_search(question, candidates, count) if mode in ("hybrid", "bm25") else []
+        dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
+        keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
         papers = self._by_paper(chunks, k)
         self._complete_chunks(papers[:EVIDENCE_PAPERS], query_vector)
         return Retrieval(question, papers, query_vector, mode)
 
     def _complete_chunks(self, papers: list[PaperHit], query_vector: np.ndarray) -> None:
-        """Give the leading papers every one of their chunks, scored, so evidence can come from any sentence."""
+        """Give the leading papers every one of their chunks, scored, so evidence can come from any sentence;
+        and their abstracts, which their first chunk carries."""
         if not papers:
             return
         by_id = {p.paper_id: p for p in papers}
-        where = {"paper_id": {"$in": list(by_id)}}
-        result = self.store.read(lambda c: c.get(where=where, include=["documents", "metadatas", "embeddings"]))
+        include = ["documents", "metadatas", "embeddings"]
+        if all(p.chunk_total for p in papers):  # every chunk named by id: a lookup, whatever the store's size
+            ids = [f"{p.paper_id}:{p.content_hash}:{n}" for p in papers for n in range(p.chunk_total)]
+            result = self.store.read(lambda c: c.get(ids=ids, include=include))
+        else:  # chunks indexed before they carried their paper's chunk total
+            where = {"paper_id": {"$in": list(by_id)}}
+            result = self.store.read(lambda c: c.get(where=where, include=include))
         for chunk_id, text, meta, vector in zip(
             result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
         ):
             paper = by_id[str(meta["paper_id"])]
+            if meta.get("abstract"):
+                paper.abstract = str(meta["abstract"])
             if meta.get("level") == "paper" or any(c.chunk_id == chunk_id for c in paper.chunks):
                 continue
             similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
@@ -151,12 +170,10 @@ class Retriever:
         for paper in papers:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
-    def _dense(self, vector: np.ndarray, limit: int, count: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        if not count:
-            return []
+    def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
         result = self.store.read(
             lambda c: c.query(
-                query_embeddings=[vector], n_results=min(limit, count), include=["documents", "metadatas", "distances"]
+                query_embeddings=[vector], n_results=limit, include=["documents", "metadatas", "distances"]
             )
         )
         return [
@@ -166,16 +183,16 @@ class Retriever:
             )
         ]
 
-    def _keyword_search(self, question: str, limit: int, count: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        index = self.keyword_index(count)
+    def _keyword_search(self, question: str, limit: int) -> list[tuple[str, float]]:
+        index = self.keyword_index()
         if index is None:
             return []
-        return [(h.chunk_id, h.text, h.metadata, h.score) for h in index.search(question, limit)]
+        return [(h.chunk_id, h.score) for h in index.search(question, limit)]
 
     def _fuse(
         self,
         dense: list[tuple[str, str, dict[str, Any], float]],
-        keyword: list[tuple[str, str, dict[str, Any], float]],
+        keyword: list[tuple[str, float]],
         query_vector: np.ndarray,
     ) -> dict[str, tuple[ChunkHit, dict[str, Any]]]:
         """Reciprocal rank fusion over the two chunk rankings; every chunk gets its cosine similarity."""
@@ -184,26 +201,31 @@ class Retriever:
         for rank, (chunk_id, text, meta, similarity) in enumerate(dense):
             level = str(meta.get("level", "chunk"))
             hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, 1.0 / (rrf_k + rank + 1), level), meta)
-        missing: list[str] = []
-        top_keyword = max((score for *_, score in keyword), default=0.0) or 1.0
-        for rank, (chunk_id, text, meta, score) in enumerate(keyword):
+        top_keyword = max((score for _, score in keyword), default=0.0) or 1.0
+        keyword_only: dict[str, tuple[float, float]] = {}  # chunk id -> (fused, relative BM25 score)
+        for rank, (chunk_id, score) in enumerate(keyword):
             if chunk_id in hits:
                 hits[chunk_id][0].fused += 1.0 / (rrf_k + rank + 1)
                 hits[chunk_id][0].keyword = score / top_keyword
             else:
-                level = str(meta.get("level", "chunk"))
-                hits[chunk_id] = (
-                    ChunkHit(chunk_id, text, float("nan"), 1.0 / (rrf_k + rank + 1), level, score / top_keyword),
-                    meta,
+                keyword_only[chunk_id] = (1.0 / (rrf_k + rank + 1), score / top_keyword)
+        if keyword_only:  # the keyword index holds ids only: read these chunks, and score their relevance too
+            ids = list(keyword_only)
+            result = self.store.read(lambda c: c.get(ids=ids, include=["documents", "metadatas", "embeddings"]))
+            found = {
+                chunk_id: (text, meta, vector)
+                for chunk_id, text, meta, vector in zip(
+                    result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
                 )
-                missing.append(chunk_id)
-        if missing:  # keyword-only chunks: fetch their vectors to score their relevance too
-            result = self.store.read(lambda c: c.get(ids=missing, include=["embeddings"]))
-            for chunk_id, vector in zip(result["ids"], result["embeddings"], strict=True):
-                hits[chunk_id][0].similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
-        for hit, _ in hits.values():
-            if np.isnan(hit.similarity):
-                hit.similarity = 0.0
+            }
+            for chunk_id in ids:  # in keyword rank order; a chunk deleted since the index was built is skipped
+                if chunk_id not in found:
+                    continue
+                text, meta, vector = found[chunk_id]
+                similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+                fused, relative = keyword_only[chunk_id]
+                level = str(meta.get("level", "chunk"))
+                hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, fused, level, relative), meta)
         return hits
 
     def _by_paper(self, hits: dict[str, tuple[ChunkHit, dict[str, Any]]], k: int) -> list[PaperHit]:
@@ -214,6 +236,8 @@ class Retriever:
             paper = papers.get(pid)
             if paper is None:
                 paper = papers[pid] = PaperHit(pid, str(meta["title"]), str(meta.get("url") or "") or None, 0.0, 0.0)
+                paper.content_hash = str(meta.get("hash", ""))
+                paper.chunk_total = int(meta.get("chunks", 0))
             fused[pid] = max(fused.get(pid, 0.0), hit.fused)
             paper.keyword = max(paper.keyword, hit.keyword)
             if hit.level == "paper":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from rag.config import Settings
 from rag.embeddings import DIMENSION, MODEL_NAME
 
 SCHEMA_VERSION = 1
+GENERATION = "generation"  # collection metadata: a token every ingest changes
 T = TypeVar("T")
 
 
@@ -156,6 +158,19 @@ class ChunkStore:
                 f"the index at {self.location} cannot be read ({_short(err)}); if another process is writing to "
                 "it, try again, otherwise run `rag ingest --rebuild`."
             ) from None
+
+    def generation(self) -> str | None:
+        """The token every ingest changes, read afresh so another process's ingest shows.
+
+        Readers compare it with the token their keyword index was built at: one metadata lookup,
+        whatever the size of the store (a ``count()`` scans every chunk: 8 ms at 87k chunks).
+        """
+        return self.read(lambda c: (self.client.get_collection(c.name).metadata or {}).get(GENERATION))
+
+    def bump_generation(self) -> None:
+        """Mark the store as changed (an ingest calls this before it writes and again when it is done)."""
+        fresh = self.client.get_collection(self.collection.name)  # its metadata as stored now, not as opened
+        fresh.modify(metadata={**(fresh.metadata or {}), GENERATION: uuid.uuid4().hex})
 
     def count(self) -> int:
         try:
