@@ -15,6 +15,7 @@ class Citation:
     evidence: str
     url: str | None
     relevance: float = 0.0
+    abstract: str = ""  # the paper's whole abstract, to show the evidence in context
 
 
 @dataclass

@@ -187,7 +187,9 @@ def extractive_answer(
             question, terms, paper, abstract, limit=SENTENCES_PER_PAPER[shape], overlap_weight=OVERLAP_WEIGHT[shape]
         )
         evidence = " ".join(sentences)
-        citations.append(Citation(n, paper.paper_id, paper.title, evidence, paper.url, round(paper.relevance, 4)))
+        citations.append(
+            Citation(n, paper.paper_id, paper.title, evidence, paper.url, round(paper.relevance, 4), abstract)
+        )
         if shape == "single":
             lines.extend(f"{s} [{n}]" for s in sentences)
         else:

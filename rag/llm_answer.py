@@ -299,6 +299,7 @@ class LLMAnswerer:
                     quote,
                     source.paper.url,
                     round(source.paper.relevance, 4),
+                    source.paper.abstract,
                 )
             )
         return citations

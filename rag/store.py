@@ -215,8 +215,12 @@ class ChunkStore:
                 found[str(meta["paper_id"])].add(chunk_id)
         return found
 
-    def all_chunks(self, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        """Every chunk's id, text and metadata (paged, so large stores don't load in one response)."""
+    def all_chunks(self, batch: int = 25_000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """Every chunk's id, text and metadata (paged, so large stores don't load in one response).
+
+        Each page costs Chroma a pass over the whole store (1.4 s at 1M chunks), so pages are as large as its
+        SQLite allows (a page of 50,000 fails with "too many SQL variables").
+        """
         ids: list[str] = []
         docs: list[str] = []
         metas: list[dict[str, Any]] = []

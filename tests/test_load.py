@@ -69,7 +69,7 @@ def test_twenty_concurrent_users_ask_two_hundred_questions_without_errors(ui_url
 
 
 def test_questions_keep_working_while_another_process_ingests(ui_url: str, load_home: Path, tmp_path: Path) -> None:
-    from bench.run import synthetic_papers
+    from bench.workload import synthetic_papers
 
     corpus = tmp_path / "more.jsonl"
     corpus.write_text(

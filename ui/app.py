@@ -102,14 +102,13 @@ class Backend:
 
     def abstracts(self, answer: Answer) -> dict[str, str]:
         """Full abstract of every cited paper, for the cards' "Full abstract" section."""
-        ids = [c.paper_id for c in answer.citations]
-        if not ids:
-            return {}
+        known = {c.paper_id: c.abstract for c in answer.citations if c.abstract}
+        missing = [c.paper_id for c in answer.citations if not c.abstract]
         try:
-            texts = self.assistant.retriever.paper_texts(ids)
+            texts = self.assistant.retriever.paper_texts(missing) if missing else {}
         except Exception:  # the cards still show the evidence without it
-            return {}
-        return {pid: text.split("\n", 1)[1] if "\n" in text else text for pid, text in texts.items()}
+            texts = {}
+        return {**{pid: text.split("\n", 1)[1] if "\n" in text else text for pid, text in texts.items()}, **known}
 
     # ------------------------------------------------------------ papers
 

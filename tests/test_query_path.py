@@ -1,0 +1,123 @@
+"""The query path that scales: reads by id, a keyword index of ids, and the store generation.
+
+Real Chroma and the real model throughout; the old-store cases rewrite a real store the way an earlier
+version of rag left it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.config import Settings
+from rag.keyword import MANIFEST, KeywordIndex
+from rag.store import ChunkStore
+
+ASYNCFLOW = "What throughput improvement does AsyncFlow report?"
+COT = "Which papers say chain-of-thought hurts performance?"
+OKAPI = {
+    "title": "OkapiNet: Spotting Okapis",
+    "abstract": "We count okapis in rainforest camera traps. OkapiNet finds 41 okapis in 300 hours of footage.",
+}
+
+
+def summary(assistant: Assistant, question: str) -> tuple[str, list[str], list[str]]:
+    answer = assistant.ask(question, answerer="extractive")
+    return answer.text, [c.title for c in answer.citations], answer.retrieved
+
+
+def test_reading_the_store_in_pages_returns_every_chunk_once(bundled_assistant: Assistant) -> None:
+    store = bundled_assistant.store
+    ids, docs, metas = store.all_chunks(batch=97)  # 606 entries: seven pages, the last one short
+    assert len(ids) == len(set(ids)) == store.count() == len(docs) == len(metas)
+    assert set(ids) == set(store.all_chunks()[0])
+
+
+def test_every_chunk_records_its_papers_chunk_total(bundled_assistant: Assistant) -> None:
+    _, _, metas = bundled_assistant.store.all_chunks()
+    per_paper: dict[str, int] = {}
+    for meta in metas:
+        if meta.get("level") != "paper":
+            per_paper[meta["paper_id"]] = per_paper.get(meta["paper_id"], 0) + 1
+    assert all(meta["chunks"] == per_paper[meta["paper_id"]] for meta in metas)
+
+
+def test_keyword_hits_are_ids_that_chroma_holds(bundled_assistant: Assistant) -> None:
+    index = bundled_assistant.retriever.keyword_index()
+    assert index is not None
+    hits = index.search("AsyncFlow asynchronous streaming RL throughput", 20)
+    assert hits and [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    stored = bundled_assistant.store.collection.get(ids=[h.chunk_id for h in hits], include=["metadatas"])
+    assert len(stored["ids"]) == len(hits)
+    assert "AsyncFlow" in stored["metadatas"][stored["ids"].index(hits[0].chunk_id)]["title"]
+    assert index.search("the of and", 20) == []  # stop words only: nothing to match
+
+
+def test_numba_scoring_gives_the_same_hits_as_numpy(bundled_index: Path) -> None:
+    path = Settings(home=bundled_index).bm25_path
+    numpy_index, numba_index = KeywordIndex.load(path), KeywordIndex.load(path, numba_from=0)
+    assert numpy_index is not None and numba_index is not None
+    every = numpy_index.chunk_count  # every hit, so ties at the cut cannot differ (tied hits come in any order)
+    for question in (ASYNCFLOW, COT, "grokking memorization generalization"):
+        expected = sorted((round(h.score, 4), h.chunk_id) for h in numpy_index.search(question, every))
+        assert (
+            expected
+            and sorted((round(h.score, 4), h.chunk_id) for h in numba_index.search(question, every)) == expected
+        )
+
+
+def test_citations_carry_the_whole_abstract(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask(ASYNCFLOW, answerer="extractive")
+    assert answer.citations
+    for citation in answer.citations:
+        assert citation.evidence.split(" ")[0] in citation.abstract and len(citation.abstract) > len(citation.evidence)
+
+
+def test_a_reader_sees_another_ingest_through_the_generation(bundled_home: Path, tmp_path: Path) -> None:
+    reader = Assistant(Settings(home=bundled_home))
+    before = reader.ask("How many okapis did OkapiNet find?", answerer="extractive")
+    assert "41 okapis" not in before.text
+    generation = reader.store.generation()
+    corpus = tmp_path / "okapi.jsonl"
+    corpus.write_text(json.dumps(OKAPI) + "\n")
+    writer = Assistant(Settings(home=bundled_home))
+    writer.ingest_paths([corpus])
+    assert reader.store.generation() != generation  # a new token, read afresh, not the one opened with
+    after = reader.ask("How many okapis did OkapiNet find?", answerer="extractive")
+    assert after.citations[0].title == OKAPI["title"] and "41 okapis" in after.text
+    keyword = reader.retriever.keyword_index()
+    assert keyword is not None and keyword.generation == reader.store.generation()
+    assert keyword.chunk_count == reader.store.count()
+
+
+def test_a_store_from_before_chunk_totals_answers_the_same(bundled_index: Path, tmp_path: Path) -> None:
+    """Chunks written without ``chunks`` (and a llama-index keyword index) still answer, through the filters."""
+    old_home = tmp_path / "old"
+    shutil.copytree(bundled_index, old_home)
+    store = ChunkStore(Settings(home=old_home))
+    ids = store.all_chunks()[0]
+    store.collection.update(ids=ids, metadatas=[{"chunks": None}] * len(ids))  # None deletes the key
+    assert all("chunks" not in m for m in store.all_chunks()[2])
+    bm25 = Settings(home=old_home).bm25_path
+    (bm25 / MANIFEST).write_text(json.dumps({"chunks": len(ids)}))  # the format an earlier version wrote
+    assert KeywordIndex.load(bm25) is None  # not read as this version's index: rebuilt on first use
+    old, fresh = Assistant(Settings(home=old_home)), Assistant(Settings(home=bundled_index))
+    for question in (ASYNCFLOW, COT):
+        assert summary(old, question) == summary(fresh, question)
+    assert json.loads((bm25 / MANIFEST).read_text()).get("format") == 2
+
+
+@pytest.mark.parametrize("question", [ASYNCFLOW, COT])
+def test_ui_cards_get_the_abstracts_the_answer_carries(bundled_assistant: Assistant, question: str) -> None:
+    from ui.app import Backend
+
+    answer = bundled_assistant.ask(question, answerer="extractive")
+    backend = Backend(bundled_assistant.settings, bundled_assistant)
+    abstracts = backend.abstracts(answer)
+    assert set(abstracts) == {c.paper_id for c in answer.citations}
+    texts = bundled_assistant.retriever.paper_texts(list(abstracts))
+    assert all(texts[pid].split("\n", 1)[1] == abstract for pid, abstract in abstracts.items())
