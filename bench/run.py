@@ -211,9 +211,13 @@ def main() -> None:
             results["concurrency_ui"] = bench_ui_concurrency(bundled_home, load, size["clients"], work)
             save()
         if "scale" not in args.skip:
-            results["scale"] = bench_scale(args.scale or size["scale"], work, asked)
-            plot_scale(results["scale"], args.out / f"scale-{args.size}.png")
-            save()
+
+            def keep_rows(rows: list[dict[str, Any]]) -> None:
+                results["scale"] = rows
+                plot_scale(rows, args.out / f"scale-{args.size}.png")
+                save()
+
+            bench_scale(args.scale or size["scale"], work, asked, on_row=keep_rows)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M")

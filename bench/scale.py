@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +166,13 @@ def _run_probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) 
 
 
 def bench_scale(
-    sizes: list[int], workdir: Path, questions: list[str], raw_upsert_max: int = 100_000
+    sizes: list[int],
+    workdir: Path,
+    questions: list[str],
+    raw_upsert_max: int = 100_000,
+    on_row: Callable[[list[dict[str, Any]]], None] = lambda rows: None,
 ) -> list[dict[str, Any]]:
+    """One row per size; ``on_row`` sees the rows so far after each size (a stopped run keeps them)."""
     from rag.config import Settings
     from rag.embeddings import shared_embedder
 
@@ -202,6 +208,7 @@ def bench_scale(
         row["memory_over_chroma_alone"] = round(row["rss_growth_mb"] / row["chroma_alone_rss_growth_mb"], 3)
         _log(f"{size:,}: {json.dumps(row)}")
         rows.append(row)
+        on_row(rows)
         shutil.rmtree(home, ignore_errors=True)
     return rows
 
