@@ -233,8 +233,46 @@ class ChunkStore:
         return ids, docs, metas
 
     def papers(self) -> list[PaperRecord]:
-        _, docs, metas = self.all_chunks()
-        return papers_from_chunks(docs, metas)
+        """One record per paper, read from each paper's first chunk and whole-abstract entry only.
+
+        The first chunk carries the abstract and the paper's chunk total, so a store of 1M chunks is listed
+        without reading every chunk. Stores written before those fields existed, or with a whole-abstract entry
+        whose first chunk is missing (an interrupted ingest), are listed from every chunk instead.
+        """
+        metas = self._paged_metadatas(where={"chunk": {"$lte": 0}})
+        records = papers_from_heads(metas)
+        if records is None:
+            _, docs, metas = self.all_chunks()
+            return papers_from_chunks(docs, metas)
+        return records
+
+    def _paged_metadatas(self, where: dict[str, Any], batch: int = 25_000) -> list[dict[str, Any]]:
+        metas: list[dict[str, Any]] = []
+        while True:
+            page = self.collection.get(where=where, include=["metadatas"], limit=batch, offset=len(metas))
+            metas += page["metadatas"]
+            if len(page["metadatas"]) < batch:
+                return metas
+
+
+def papers_from_heads(metas: list[dict[str, Any]]) -> list[PaperRecord] | None:
+    """Records from first-chunk (``chunk`` 0) and whole-abstract (``chunk`` -1) metadata; None if incomplete."""
+    firsts = {str(m["paper_id"]): m for m in metas if int(m.get("chunk", 0)) == 0}
+    whole = {str(m["paper_id"]) for m in metas if int(m.get("chunk", 0)) == -1}
+    if whole - firsts.keys() or any("chunks" not in m or "abstract" not in m for m in firsts.values()):
+        return None
+    records = [
+        PaperRecord(
+            id=pid,
+            title=str(meta["title"]),
+            url=str(meta["url"]) or None,
+            abstract=str(meta["abstract"]),
+            source=str(meta.get("source", "")),
+            chunks=int(meta["chunks"]) + (pid in whole),
+        )
+        for pid, meta in firsts.items()
+    ]
+    return sorted(records, key=lambda r: r.title.casefold())
 
 
 def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[PaperRecord]:
