@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from rag import catalogue
 from rag.answer import Answer
 from rag.config import BUNDLED_CORPUS, Settings
 from rag.corpus import Paper, load_corpus
@@ -77,7 +78,7 @@ class Assistant:
         return self.ingest_paths([BUNDLED_CORPUS], progress=progress)
 
     def papers(self) -> list[PaperRecord]:
-        return self.store.papers()
+        return catalogue.list_papers(self.store, self.settings)
 
     # ------------------------------------------------------------ asking
 

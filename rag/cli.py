@@ -195,13 +195,14 @@ def papers() -> None:
 @app.command()
 def info() -> None:
     """Where the index lives, what it holds, which models answer."""
+    from rag.catalogue import list_papers
     from rag.embeddings import MODEL_NAME
     from rag.store import ChunkStore
 
     settings = _settings()
     store = ChunkStore(settings)
     chunks = store.count()
-    paper_count = len(store.papers()) if chunks else 0
+    paper_count = len(list_papers(store, settings)) if chunks else 0
     rows = [
         ("store", f"{'Chroma server ' if settings.chroma_url else 'embedded Chroma '}{store.location}"),
         ("collection", settings.collection),

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     def bm25_path(self) -> Path:
         return self.home / "bm25"
 
+    @property
+    def catalogue_path(self) -> Path:
+        return self.home / "papers.json"
+
 
 def mask_secret(secret: SecretStr | str | None) -> str:
     """Show only enough of a key to recognise it: ``sk-…abcd``."""

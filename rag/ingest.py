@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag import catalogue
 from rag.config import Settings
 from rag.corpus import Paper
 from rag.embeddings import Embedder
 from rag.keyword import KeywordIndex, keyword_text
-from rag.store import ChunkStore, StoreError
+from rag.store import ChunkStore, StoreError, papers_from_chunks
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
 
@@ -242,4 +243,6 @@ def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, i
         shutil.rmtree(settings.bm25_path, ignore_errors=True)
     else:
         index.save(settings.bm25_path)
-    return len({m["paper_id"] for m in metas}), len(ids)
+    records = papers_from_chunks(docs, metas)
+    catalogue.save(settings.catalogue_path, generation, records)  # from the same read, so `rag papers` need not
+    return len(records), len(ids)

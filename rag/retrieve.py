@@ -100,7 +100,11 @@ class Retriever:
             current = self._keyword is not None and self._keyword.generation == generation
             if current and not interrupted_ingest(self.settings):
                 return self._keyword
-            if self._keyword is not None and not ingesting_here(self.settings):
+            if (
+                self._keyword is not None
+                and not ingesting_here(self.settings)
+                and not self.store.changed_here(generation)
+            ):
                 self.store.reopen()  # another process changed the store: read it afresh
             self._keyword = KeywordIndex.load(self.settings.bm25_path, self.settings.bm25_numba_from)
             stale = self._keyword is None or self._keyword.generation != generation

@@ -19,6 +19,7 @@ from rag.embeddings import DIMENSION, MODEL_NAME
 
 SCHEMA_VERSION = 1
 GENERATION = "generation"  # collection metadata: a token every ingest changes
+_GENERATIONS_MADE_HERE: set[str] = set()  # the tokens this process wrote
 T = TypeVar("T")
 
 
@@ -170,7 +171,19 @@ class ChunkStore:
     def bump_generation(self) -> None:
         """Mark the store as changed (an ingest calls this before it writes and again when it is done)."""
         fresh = self.client.get_collection(self.collection.name)  # its metadata as stored now, not as opened
-        fresh.modify(metadata={**(fresh.metadata or {}), GENERATION: uuid.uuid4().hex})
+        token = uuid.uuid4().hex
+        fresh.modify(metadata={**(fresh.metadata or {}), GENERATION: token})
+        _GENERATIONS_MADE_HERE.add(token)
+
+    @staticmethod
+    def changed_here(generation: str | None) -> bool:
+        """Whether this process made ``generation``: its own Chroma client then already holds those writes.
+
+        Embedded Chroma shares one client per path within a process, and keeps part of its vector index in
+        memory until it flushes; reopening after our own ingest would read a vector index that lacks the new
+        chunks from disk. So only another process's change calls for ``reopen()``.
+        """
+        return generation in _GENERATIONS_MADE_HERE
 
     def count(self) -> int:
         try:
