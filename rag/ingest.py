@@ -235,7 +235,7 @@ def _batches(
 
 
 def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, int]:
-    """Rebuild the BM25 index from Chroma; returns (papers, chunks) now in the store."""
+    """Rebuild the BM25 index and the saved paper list from Chroma; returns (papers, chunks) now in the store."""
     generation = store.generation()  # read first: a write after it makes the index stale, never wrongly fresh
     ids, docs, metas = store.all_chunks()
     index = KeywordIndex.build(ids, docs, metas, generation)

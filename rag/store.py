@@ -179,9 +179,9 @@ class ChunkStore:
     def changed_here(generation: str | None) -> bool:
         """Whether this process made ``generation``: its own Chroma client then already holds those writes.
 
-        Embedded Chroma shares one client per path within a process, and keeps part of its vector index in
-        memory until it flushes; reopening after our own ingest would read a vector index that lacks the new
-        chunks from disk. So only another process's change calls for ``reopen()``.
+        Only another process's change calls for ``reopen()``: reopening after our own ingest (an upload in
+        the UI) would read the store afresh for nothing (opening a 1M-chunk store takes 9 s) and leave a
+        second live client over the same files in this process.
         """
         return generation in _GENERATIONS_MADE_HERE
 
@@ -246,46 +246,9 @@ class ChunkStore:
         return ids, docs, metas
 
     def papers(self) -> list[PaperRecord]:
-        """One record per paper, read from each paper's first chunk and whole-abstract entry only.
-
-        The first chunk carries the abstract and the paper's chunk total, so a store of 1M chunks is listed
-        without reading every chunk. Stores written before those fields existed, or with a whole-abstract entry
-        whose first chunk is missing (an interrupted ingest), are listed from every chunk instead.
-        """
-        metas = self._paged_metadatas(where={"chunk": {"$lte": 0}})
-        records = papers_from_heads(metas)
-        if records is None:
-            _, docs, metas = self.all_chunks()
-            return papers_from_chunks(docs, metas)
-        return records
-
-    def _paged_metadatas(self, where: dict[str, Any], batch: int = 25_000) -> list[dict[str, Any]]:
-        metas: list[dict[str, Any]] = []
-        while True:
-            page = self.collection.get(where=where, include=["metadatas"], limit=batch, offset=len(metas))
-            metas += page["metadatas"]
-            if len(page["metadatas"]) < batch:
-                return metas
-
-
-def papers_from_heads(metas: list[dict[str, Any]]) -> list[PaperRecord] | None:
-    """Records from first-chunk (``chunk`` 0) and whole-abstract (``chunk`` -1) metadata; None if incomplete."""
-    firsts = {str(m["paper_id"]): m for m in metas if int(m.get("chunk", 0)) == 0}
-    whole = {str(m["paper_id"]) for m in metas if int(m.get("chunk", 0)) == -1}
-    if whole - firsts.keys() or any("chunks" not in m or "abstract" not in m for m in firsts.values()):
-        return None
-    records = [
-        PaperRecord(
-            id=pid,
-            title=str(meta["title"]),
-            url=str(meta["url"]) or None,
-            abstract=str(meta["abstract"]),
-            source=str(meta.get("source", "")),
-            chunks=int(meta["chunks"]) + (pid in whole),
-        )
-        for pid, meta in firsts.items()
-    ]
-    return sorted(records, key=lambda r: r.title.casefold())
+        """Every paper, assembled from every chunk (``rag.catalogue`` keeps a saved list for large stores)."""
+        _, docs, metas = self.all_chunks()
+        return papers_from_chunks(docs, metas)
 
 
 def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[PaperRecord]:

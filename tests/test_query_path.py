@@ -15,7 +15,7 @@ import pytest
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.keyword import MANIFEST, KeywordIndex
-from rag.store import ChunkStore, papers_from_chunks
+from rag.store import ChunkStore
 
 ASYNCFLOW = "What throughput improvement does AsyncFlow report?"
 COT = "Which papers say chain-of-thought hurts performance?"
@@ -35,34 +35,6 @@ def test_reading_the_store_in_pages_returns_every_chunk_once(bundled_assistant: 
     ids, docs, metas = store.all_chunks(batch=97)  # 606 entries: seven pages, the last one short
     assert len(ids) == len(set(ids)) == store.count() == len(docs) == len(metas)
     assert set(ids) == set(store.all_chunks()[0])
-
-
-def test_papers_are_listed_from_their_first_chunks_as_from_every_chunk(bundled_assistant: Assistant) -> None:
-    store = bundled_assistant.store
-    _, docs, metas = store.all_chunks()
-    listed = store.papers()
-    assert listed == papers_from_chunks(docs, metas)
-    assert len(listed) == 80 and sum(p.chunks for p in listed) == store.count()
-    assert all(p.abstract and p.chunks >= 2 for p in listed)  # each has its abstract and whole-abstract entry
-
-
-def test_a_paper_missing_its_first_chunk_is_still_listed(tmp_path: Path) -> None:
-    """An interrupted ingest can leave a paper's whole-abstract entry without its first chunk."""
-    corpus = tmp_path / "two.jsonl"
-    other = {"title": "ZebraNet", "abstract": "We count zebras. ZebraNet counts stripes. It finds 12 zebras."}
-    corpus.write_text(json.dumps(OKAPI) + "\n" + json.dumps(other) + "\n")
-    assistant = Assistant(Settings(home=tmp_path / "home"))
-    assistant.ingest_paths([corpus])
-    store = assistant.store
-    whole = {p.id: p for p in store.papers()}
-    okapi = next(p for p in whole.values() if p.title == OKAPI["title"])
-    first = store.collection.get(where={"$and": [{"paper_id": okapi.id}, {"chunk": 0}]})["ids"]
-    store.collection.delete(ids=first)
-    _, docs, metas = store.all_chunks()
-    relisted = store.papers()
-    assert relisted == papers_from_chunks(docs, metas)
-    assert [p.title for p in relisted] == [OKAPI["title"], "ZebraNet"]
-    assert next(p for p in relisted if p.id == okapi.id).chunks == okapi.chunks - 1
 
 
 def test_every_chunk_records_its_papers_chunk_total(bundled_assistant: Assistant) -> None:
