@@ -228,9 +228,20 @@ class Retriever:
                 text, meta, vector = found[chunk_id]
                 similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
                 fused, relative = keyword_only[chunk_id]
+                fused += self._missed_dense_share(similarity, dense)
                 level = str(meta.get("level", "chunk"))
                 hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, fused, level, relative), meta)
         return hits
+
+    def _missed_dense_share(self, similarity: float, dense: list[tuple[str, str, dict[str, Any], float]]) -> float:
+        """The dense share of fusion a keyword-only chunk would have had, had the vector search returned it.
+
+        Chroma's search is approximate: a chunk far from the rest of the store (a paper on a new topic, just
+        added) can be missing from the candidates although it is closer to the question than they are. Its
+        exact similarity places it in the dense ranking; a chunk no closer than the last candidate gets nothing.
+        """
+        rank = sum(1 for *_, candidate in dense if candidate > similarity)
+        return 1.0 / (self.settings.rrf_k + rank + 1) if rank < len(dense) else 0.0
 
     def _by_paper(self, hits: dict[str, tuple[ChunkHit, dict[str, Any]]], k: int) -> list[PaperHit]:
         papers: dict[str, PaperHit] = {}

@@ -15,6 +15,7 @@ import pytest
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.keyword import MANIFEST, KeywordIndex
+from rag.retrieve import focus_query
 from rag.store import ChunkStore
 
 ASYNCFLOW = "What throughput improvement does AsyncFlow report?"
@@ -35,6 +36,22 @@ def test_reading_the_store_in_pages_returns_every_chunk_once(bundled_assistant: 
     ids, docs, metas = store.all_chunks(batch=97)  # 606 entries: seven pages, the last one short
     assert len(ids) == len(set(ids)) == store.count() == len(docs) == len(metas)
     assert set(ids) == set(store.all_chunks()[0])
+
+
+def test_a_paper_the_vector_search_missed_keeps_its_place_through_its_keyword_hits(
+    bundled_assistant: Assistant,
+) -> None:
+    """Chroma's search is approximate: a chunk it leaves out is placed by its exact similarity instead."""
+    retriever = bundled_assistant.retriever
+    vector = retriever.embedder.embed_query(focus_query(ASYNCFLOW))
+    dense, keyword = retriever._dense(vector, 60), retriever._keyword_search(ASYNCFLOW, 60)
+    complete = retriever._by_paper(retriever._fuse(dense, keyword, vector), 10)
+    assert "AsyncFlow" in complete[0].title
+    missed = [hit for hit in dense if "AsyncFlow" not in hit[2]["title"]]  # as if the index had lost its way
+    assert len(missed) < len(dense)
+    degraded = retriever._by_paper(retriever._fuse(missed, keyword, vector), 10)
+    assert degraded[0].title == complete[0].title
+    assert degraded[0].relevance == pytest.approx(complete[0].relevance, abs=1e-5)  # exact dot vs. Chroma distance
 
 
 def test_every_chunk_records_its_papers_chunk_total(bundled_assistant: Assistant) -> None:
