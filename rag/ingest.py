@@ -244,5 +244,5 @@ def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, i
     else:
         index.save(settings.bm25_path)
     records = papers_from_chunks(docs, metas)
-    catalogue.save(settings.catalogue_path, generation, records)  # from the same read, so `rag papers` need not
+    catalogue.save(settings.catalogue_path, generation, records)  # same read: listing papers need not read again
     return len(records), len(ids)
