@@ -1,6 +1,6 @@
 """The paper list saved beside the keyword index: used while it matches the store, ignored once it does not.
 
-Real Chroma and the real model; the stores here are built fresh, not copied, so no two share collection ids.
+Real Chroma and the real model, on small stores built fresh by each test.
 """
 
 from __future__ import annotations
