@@ -132,14 +132,13 @@ def _load(ask: Any, asked: list[str], clients: int) -> dict[str, Any]:
 
 def bench_concurrency(home: Path, asked: list[str], clients: list[int]) -> dict[str, Any]:
     """Threads sharing one ``Assistant``."""
-    from rag.assistant import Assistant
+    from rag.assistant import AskOptions, Assistant
     from rag.config import Settings
 
     assistant = Assistant(Settings(home=home))
-    assistant.ask(asked[0], answerer="extractive")
-    return {
-        f"{count}_clients": _load(lambda q: assistant.ask(q, answerer="extractive"), asked, count) for count in clients
-    }
+    extractive = AskOptions(answerer="extractive")
+    assistant.ask(asked[0], extractive)
+    return {f"{count}_clients": _load(lambda q: assistant.ask(q, extractive), asked, count) for count in clients}
 
 
 def bench_ui_concurrency(home: Path, asked: list[str], clients: list[int], log_dir: Path) -> dict[str, Any]:

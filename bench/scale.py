@@ -141,7 +141,7 @@ def probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) -> di
         }
     import bm25s  # noqa: F401 - imported before the baseline reading
 
-    from rag.assistant import Assistant
+    from rag.assistant import AskOptions, Assistant
     from rag.embeddings import shared_embedder
 
     asked = json.loads(questions_file.read_text())
@@ -151,7 +151,7 @@ def probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) -> di
     before = rss_mb()
     assistant = Assistant(settings)
     started = time.perf_counter()
-    assistant.ask("What is grokking?", answerer="extractive")
+    assistant.ask("What is grokking?", AskOptions(answerer="extractive"))
     first_ask_s = time.perf_counter() - started
     figures = query_latencies(assistant, asked)
     return {"rss_growth_mb": round(rss_mb() - before, 1), "first_ask_s": round(first_ask_s, 2), **figures}

@@ -29,7 +29,7 @@ def synthetic_papers(count: int, seed: int = 7) -> list[Any]:
     """Abstracts assembled from the bundled corpus's sentences (seeded, so every run sees the same text)."""
     from rag.config import BUNDLED_CORPUS
     from rag.corpus import load_file, make_paper
-    from rag.extractive import split_sentences
+    from rag.text import split_sentences
 
     rng = random.Random(seed)
     sentences = [s for p in load_file(BUNDLED_CORPUS) for s in split_sentences(p.abstract)]
@@ -71,8 +71,9 @@ class SeededEmbedder(Embedder):
 def query_latencies(assistant: Any, questions: list[str], candidates: int = 60) -> dict[str, Any]:
     """Warm p50/p95 of retrieval and of the full extractive ``ask``, next to a raw Chroma query plus a raw BM25
     query on the same store (plus embedding the question, which retrieval includes), over ``questions``."""
+    from rag.assistant import AskOptions
 
-    assistant.ask(questions[0], answerer="extractive")  # warm: model, keyword index, Chroma
+    assistant.ask(questions[0], AskOptions(answerer="extractive"))  # warm: model, keyword index, Chroma
     keyword = assistant.retriever.keyword_index()
     collection = assistant.store.collection
     raw, retrieval, ask, embed = [], [], [], []
@@ -90,7 +91,7 @@ def query_latencies(assistant: Any, questions: list[str], candidates: int = 60) 
         assistant.retriever.retrieve(question)
         retrieval.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        assistant.ask(question, answerer="extractive")
+        assistant.ask(question, AskOptions(answerer="extractive"))
         ask.append((time.perf_counter() - started) * 1000)
     raw_with_embed = [r + e for r, e in zip(raw, embed, strict=True)]
     return {

@@ -12,18 +12,33 @@ from rag import _offline
 _offline.apply()
 
 if TYPE_CHECKING:
-    from rag.answer import Answer, Citation
-    from rag.assistant import Assistant, open_assistant
+    from rag.answer import Answer, Citation, Mode
+    from rag.assistant import AnswerStream, AskOptions, Assistant, open_assistant
     from rag.config import Settings
+    from rag.errors import RagError
 
-__all__ = ["Answer", "Assistant", "Citation", "Settings", "open_assistant"]
+__all__ = [
+    "Answer",
+    "AnswerStream",
+    "AskOptions",
+    "Assistant",
+    "Citation",
+    "Mode",
+    "RagError",
+    "Settings",
+    "open_assistant",
+]
 
 _HOMES = {
     "Answer": "rag.answer",
     "Citation": "rag.answer",
+    "Mode": "rag.answer",
+    "AnswerStream": "rag.assistant",
+    "AskOptions": "rag.assistant",
     "Assistant": "rag.assistant",
     "open_assistant": "rag.assistant",
     "Settings": "rag.config",
+    "RagError": "rag.errors",
 }
 
 

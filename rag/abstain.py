@@ -12,75 +12,7 @@ from __future__ import annotations
 import re
 
 from rag.config import Settings
-
-_QUESTION_WORDS = {
-    "which",
-    "what",
-    "who",
-    "whom",
-    "whose",
-    "how",
-    "why",
-    "when",
-    "where",
-    "did",
-    "does",
-    "do",
-    "is",
-    "are",
-    "was",
-    "were",
-    "can",
-    "could",
-    "would",
-    "should",
-    "will",
-    "has",
-    "have",
-    "in",
-    "on",
-    "according",
-    "across",
-    "between",
-    "compared",
-}
-_TOKEN = re.compile(r"[^\s,;:!?()\"“”]+")
-
-
-def _normalise(text: str) -> str:
-    return " " + " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split()) + " "
-
-
-def specific_terms(question: str) -> list[str]:
-    """Words that name something specific: mixed case or digits, not at the start of the question."""
-    tokens = _TOKEN.findall(question)
-    terms = []
-    for index, token in enumerate(tokens):
-        word = re.sub(r"['’]s$", "", token.strip(".'’"))
-        if not word or not any(ch.isalnum() for ch in word) or _is_stopword(word):
-            continue
-        has_digit = any(ch.isdigit() for ch in word)
-        inner_upper = any(ch.isupper() for ch in word[1:])
-        capitalised = word[0].isupper() and index > 0
-        if has_digit or inner_upper or capitalised:
-            terms.append(word)
-    return terms
-
-
-def _is_stopword(word: str) -> bool:
-    from rag.extractive import _stopwords
-
-    return word.casefold() in _stopwords() or word.casefold() in _QUESTION_WORDS
-
-
-def mentions(text: str, term: str) -> bool:
-    """Whether ``text`` mentions ``term`` (case-, punctuation- and plural-insensitive)."""
-    haystack = _normalise(text)
-    needle = _normalise(term).strip()
-    candidates = {needle}
-    if needle.endswith("s") and len(needle) > 3:
-        candidates.add(needle[:-1])
-    return any(f" {c} " in haystack or f" {c}s " in haystack for c in candidates)
+from rag.text import content_terms, is_stopword, mentions, specific_terms, split_sentences
 
 
 def missing_specifics(question: str, paper_text: str) -> list[str]:
@@ -100,15 +32,13 @@ _NOT_COUNTED = {"times"}  # "how many times" asks how often, not for a count of 
 
 def measured_things(question: str) -> list[str]:
     """What a quantity question counts or measures: "How many GPUs…" -> GPUs; "What accuracy…" -> accuracy."""
-    from rag.extractive import content_terms
-
     things = []
     for match in _MEASURED.finditer(question):
         if match.group("measure"):
             things.append(match.group("measure"))
             continue
-        words = [match.group("count")] + [w for w in (match.group("count2"),) if w and not _is_stopword(w)]
-        if _is_stopword(words[0]) or words[0].casefold() in _NOT_COUNTED or not content_terms(words[0]):
+        words = [match.group("count")] + [w for w in (match.group("count2"),) if w and not is_stopword(w)]
+        if is_stopword(words[0]) or words[0].casefold() in _NOT_COUNTED or not content_terms(words[0]):
             continue  # "how many of its …", "how many did …": no noun to check
         if len(words) > 1 and content_terms(words[1]):
             words = words[1:]  # "human annotators" -> the head noun
@@ -118,8 +48,6 @@ def measured_things(question: str) -> list[str]:
 
 def unmeasured(question: str, abstract: str) -> list[str]:
     """Measured things that no sentence with a number in ``abstract`` mentions."""
-    from rag.extractive import content_terms, split_sentences
-
     numeric = [content_terms(s) for s in split_sentences(abstract) if any(ch.isdigit() for ch in s)]
     return [t for t in measured_things(question) if not any(content_terms(t) & terms for terms in numeric)]
 

@@ -1,10 +1,25 @@
-"""The ``Answer`` every front end shows, and the question-shape rules both answerers share."""
+"""The ``Answer`` every front end shows, and the pieces it is made of.
+
+Everything a front end needs to show is a field here (the mode, the abstention and its reason, low
+relevance, the fallback's fault, the per-sentence citation verdicts), so none of them parses answer text.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
+
+# The one "cannot answer" phrase: the LLM prompt asks for it, the code recognises it, the extractive
+# answerer writes it.
+ABSTAIN_TEXT = "The abstracts in this collection don't answer this question."
+
+
+class Mode(StrEnum):
+    """Which answerer wrote an answer."""
+
+    EXTRACTIVE = "extractive"
+    LLM = "llm"
 
 
 @dataclass
@@ -20,7 +35,7 @@ class Citation:
 
 @dataclass
 class SentenceVerdict:
-    """One answer sentence and whether its cited sources back it (LLM answers only)."""
+    """One answer sentence and whether its cited sources back it."""
 
     sentence: str
     citations: list[int]
@@ -31,16 +46,18 @@ class SentenceVerdict:
 @dataclass
 class Answer:
     question: str
-    text: str
+    text: str  # the body, then the reference list
     citations: list[Citation]
-    retrieved: list[str]
+    retrieved: list[str]  # titles of the retrieved papers, best first
     abstained: bool
-    mode: str  # "extractive" or "llm"
+    mode: Mode
     latency_ms: float
     body: str = ""  # the answer without the reference list
     notice: str | None = None  # one line: why this mode, or what failed
     related: list[str] = field(default_factory=list)  # closest papers when abstaining
-    low_relevance: bool = False
+    low_relevance: bool = False  # the best passages only partly match the question
+    abstain_reason: str | None = None  # why the answer abstained (None when it did not)
+    fault: str | None = None  # the kind of LLM fault that made this the extractive fallback
     sentences: list[SentenceVerdict] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     rewritten_question: str | None = None
@@ -59,30 +76,21 @@ def full_text(body: str, citations: list[Citation]) -> str:
     return f"{body}\n\n{refs}" if refs else body
 
 
-_LIST_PATTERNS = [
-    r"^\s*(which|what)\s+(papers|works|studies|abstracts|articles|methods|approaches|benchmarks|models)\b",
-    r"^\s*(list|name|find|show)\b.*\b(papers|works|studies)\b",
-    r"\b(which|what|any|all)\s+(of\s+the\s+)?(papers|works|studies|abstracts)\b",
-    r"\bpapers\s+(that|which|about|on)\b",
-]
-_COMPARISON_PATTERNS = [
-    r"\bcompare\b",
-    r"\bcomparison\b",
-    r"\bdiffer",
-    r"\bversus\b",
-    r"\bvs\.?\s",
-    r"\bboth\b",
-    r"\bcontrast\b",
-    r"\bsimilar(ity|ities)?\b",
-    r"\bbetween\b.*\band\b",
-]
-
-
-def question_shape(question: str) -> str:
-    """``list`` (which papers…), ``comparison`` (X vs Y) or ``single``."""
-    q = question.casefold()
-    if any(re.search(p, q) for p in _COMPARISON_PATTERNS):
-        return "comparison"
-    if any(re.search(p, q) for p in _LIST_PATTERNS):
-        return "list"
-    return "single"
+def abstention(question: str, retrieved: list[str], mode: Mode, reason: str = "", related: int = 3) -> Answer:
+    """The "not in these papers" answer, naming the closest papers as possibly related."""
+    closest = retrieved[:related]
+    body = ABSTAIN_TEXT + (f" ({reason}.)" if reason else "")
+    if closest:
+        body += "\nPossibly related:\n" + "\n".join(f"- {t}" for t in closest)
+    return Answer(
+        question=question,
+        text=body,
+        citations=[],
+        retrieved=list(retrieved),
+        abstained=True,
+        mode=mode,
+        latency_ms=0.0,
+        body=body,
+        related=closest,
+        abstain_reason=reason or None,
+    )

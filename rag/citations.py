@@ -1,8 +1,9 @@
-"""Citation check for generated answers: parse ``[n]``, ``[n, m]``, ``[n-m]``; drop citations to sources
-that don't exist; judge each cited sentence against the text of the sources it cites.
+"""The citation check every answer passes through: parse ``[n]``, ``[n, m]``, ``[n-m]``; drop citations to
+sources that don't exist; judge each cited sentence against the text of the sources it cites; then turn
+the checked draft into the ``Answer`` (``checked_answer``).
 
 A cited sentence is *unsupported* when a number it states, or a key term it names (an acronym, a model,
-a benchmark: see ``rag.abstain.specific_terms``), does not appear in its cited sources, or when almost none
+a benchmark: see ``rag.text.specific_terms``), does not appear in its cited sources, or when almost none
 of its content words do. The check is lexical and deliberately simple: it catches invented numbers,
 misattributed names and citations to the wrong paper; it does not judge paraphrases.
 """
@@ -13,9 +14,12 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from rag.abstain import mentions, specific_terms
-from rag.answer import SentenceVerdict
-from rag.extractive import content_terms
+from rag.answer import ABSTAIN_TEXT, Answer, Citation, SentenceVerdict, full_text
+from rag.answerers.base import Draft
+from rag.decide import Plan
+from rag.errors import AnswerFault
+from rag.evidence import quote_for
+from rag.text import content_terms, mentions, specific_terms
 
 UNSUPPORTED_MARK = "⚠"
 MAX_RANGE = 50  # [1-1000] is not a citation list worth expanding
@@ -176,3 +180,103 @@ def check_answer(text: str, sources: Mapping[int, str], mark: str = UNSUPPORTED_
         parts.append(sentence + separator)
     unsupported = [v for v in verdicts if v.citations and not v.supported]
     return CheckResult("".join(parts).strip(), verdicts, removed, citations_in(cleaned), unsupported)
+
+
+# ---------------------------------------------------------------- from a checked draft to the Answer
+
+_NO_ANSWER = re.compile(r"the abstracts (?:in this collection )?(?:don't|do not|cannot|can't) answer this question")
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.replace("’", "'").casefold().split())
+
+
+def _citations(check: CheckResult, draft: Draft, plan: Plan) -> list[Citation]:
+    """A card for every cited source: the answerer's own quote, or the sentence best matching its claims."""
+    by_n = {s.n: s for s in draft.sources}
+    citations = []
+    for n in check.cited:
+        source = by_n[n]
+        paper = source.paper
+        quote = source.quote
+        if quote is None:
+            claims = " ".join(v.sentence for v in check.sentences if n in v.citations)
+            quote = quote_for(claims, paper) or source.text.partition("\n")[2]
+        abstract = paper.abstract or plan.abstract(paper)
+        citations.append(
+            Citation(n, paper.paper_id, paper.title, quote, paper.url, round(paper.relevance, 4), abstract)
+        )
+    return citations
+
+
+def checked_answer(draft: Draft, plan: Plan) -> Answer:
+    """Check ``draft``'s citations against its sources and build the ``Answer``.
+
+    A reply that says the abstracts don't answer becomes an abstention (keeping any citations it made);
+    a reply citing none of its sources raises ``AnswerFault``, so the pipeline shows the extractive answer.
+    """
+    sources = {s.n: s.text for s in draft.sources}
+    check = check_answer(draft.text, sources)
+    retrieved = [p.title for p in plan.retrieval.papers]
+    if _NO_ANSWER.search(_normal(draft.text)):
+        return _model_abstained(draft, plan, check, retrieved)
+    if not check.cited:
+        fault = AnswerFault(
+            "uncited", f"The {draft.author}'s reply cited none of the {len(sources)} sources, so it is not shown."
+        )
+        fault.usage = draft.usage
+        raise fault
+    citations = _citations(check, draft, plan)
+    notes = []
+    if check.removed:
+        cited = ", ".join(f"[{n}]" for n in check.removed)
+        notes.append(f"Removed citation{'s' if len(check.removed) > 1 else ''} {cited}: no such source.")
+    if check.unsupported:
+        count = len(check.unsupported)
+        notes.append(
+            f"{count} sentence{'s' if count > 1 else ''} marked {UNSUPPORTED_MARK}: "
+            "the cited source does not contain its numbers or key terms."
+        )
+    text = full_text(check.text, citations)
+    if check.unsupported:
+        text += f"\n{UNSUPPORTED_MARK} = not backed by the cited source (numbers or key terms missing)."
+    return Answer(
+        question=plan.question,
+        text=text,
+        citations=citations,
+        retrieved=retrieved,
+        abstained=False,
+        mode=draft.mode,
+        latency_ms=0.0,
+        body=check.text,
+        notice=" ".join(notes) or None,
+        low_relevance=plan.low_relevance,
+        sentences=check.sentences,
+        usage=draft.usage,
+    )
+
+
+def _model_abstained(draft: Draft, plan: Plan, check: CheckResult, retrieved: list[str]) -> Answer:
+    related = retrieved[:3]
+    citations = _citations(check, draft, plan) if check.cited else []
+    if citations:
+        body = check.text
+    else:
+        body = ABSTAIN_TEXT
+        if related:
+            body += "\nPossibly related:\n" + "\n".join(f"- {t}" for t in related)
+    return Answer(
+        question=plan.question,
+        text=full_text(body, citations),
+        citations=citations,
+        retrieved=retrieved,
+        abstained=True,
+        mode=draft.mode,
+        latency_ms=0.0,
+        body=body,
+        notice=f"The {draft.author} found no answer in the sources.",
+        related=related,
+        abstain_reason=f"the {draft.author} found no answer in the sources",
+        sentences=check.sentences if citations else [],
+        usage=draft.usage,
+    )

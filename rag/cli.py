@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from rag.config import Settings
+from rag.config import AnswererName, RetrieverName, Settings
+from rag.errors import OptionError, RagError
 
 app = typer.Typer(
     add_completion=False,
@@ -25,10 +26,6 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class UserError(Exception):
-    """Ends the command with one line on stderr and exit code 2."""
-
-
 def _settings(**overrides: Any) -> Settings:
     from pydantic import ValidationError
 
@@ -37,7 +34,7 @@ def _settings(**overrides: Any) -> Settings:
     except ValidationError as error:
         first = error.errors()[0]
         name = "RAG_" + str(first["loc"][0]).upper()
-        raise UserError(f"setting {name} is invalid ({first['msg']}); fix or unset it.") from None
+        raise OptionError(f"setting {name} is invalid ({first['msg']}); fix or unset it.") from None
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
@@ -72,6 +69,13 @@ def _assistant(settings: Settings):  # noqa: ANN202
     return Assistant(settings, announce=lambda message: err.print(f"[yellow]{escape(message)}[/]"))
 
 
+def _help(name: str) -> str:
+    """An option's help: the description of the setting it overrides (which names the allowed values)."""
+    return str(Settings.model_fields[name].description)
+
+
+LOW_RELEVANCE = "Low relevance: the closest passages only partly match the question."
+
 # ---------------------------------------------------------------- commands
 
 
@@ -79,45 +83,40 @@ def _assistant(settings: Settings):  # noqa: ANN202
 def ask(
     question: Annotated[str, typer.Argument(help="Your question about the papers.")],
     k: Annotated[int | None, typer.Option("--k", min=1, max=100, help="Papers to retrieve.")] = None,
-    retriever: Annotated[str | None, typer.Option(help="hybrid, dense or bm25.")] = None,
-    answerer: Annotated[
-        str | None, typer.Option(help="auto (the LLM when one is configured), llm or extractive.")
-    ] = None,
+    retriever: Annotated[RetrieverName | None, typer.Option(help=_help("retriever"))] = None,
+    answerer: Annotated[AnswererName | None, typer.Option(help=_help("answerer"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show token usage, latency, the citation check.")
     ] = False,
 ) -> None:
     """Ask a question; the answer cites the papers it came from (streamed when a model writes it)."""
-    if retriever and retriever not in {"hybrid", "dense", "bm25"}:
-        raise UserError(f"--retriever {retriever!r} is not one of hybrid, dense, bm25.")
-    if answerer and answerer not in {"auto", "llm", "extractive"}:
-        raise UserError(f"--answerer {answerer!r} is not one of auto, llm, extractive.")
+    from rag.assistant import AskOptions
+
     settings = _settings()
     if answerer == "llm" and not settings.llm_configured:
-        raise UserError(
+        raise OptionError(
             "--answerer llm needs a model: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a local server)."
         )
     assistant = _assistant(settings)
     if not assistant.store.count():
         with _progress("Indexing bundled corpus") as update:
             assistant.ensure_indexed(progress=update)
+    options = AskOptions(k=k, retriever=retriever, answerer=answerer)
     if as_json:
-        answer = assistant.ask(question, k=k, retriever=retriever, answerer=answerer)
+        answer = assistant.ask(question, options)
         out.print_json(json.dumps(answer.to_dict(), ensure_ascii=False))
         return
-    streamed: list[str] = []
-    for item in assistant.stream(question, k=k, retriever=retriever, answerer=answerer):
-        if isinstance(item, str):
-            streamed.append(item)
-            out.print(item, end="", markup=False, highlight=False)
-        else:
-            answer = item
-    _print_answer(answer, "".join(streamed), verbose)
+    with assistant.stream(question, options) as stream:
+        for delta in stream:
+            out.print(delta, end="", markup=False, highlight=False)
+        _print_answer(stream.answer(), stream.text, verbose)
 
 
 def _print_answer(answer: Any, streamed: str, verbose: bool) -> None:
     """After a streamed reply, add only what the citation check changed; else print the whole answer."""
+    if answer.low_relevance:
+        out.print(LOW_RELEVANCE)
     if streamed:
         out.print()
         if answer.mode == "llm" and answer.body.strip() == streamed.strip():
@@ -212,7 +211,7 @@ def info() -> None:
         ("embedding model", MODEL_NAME),
         ("retriever", settings.retriever),
     ]
-    from rag.llm import describe
+    from rag.llm.client import describe
 
     rows += describe(settings)  # model, endpoint, API key masked
     width = max(len(name) for name, _ in rows)
@@ -226,8 +225,8 @@ def eval_command(
     out_dir: Annotated[Path, typer.Option("--out", help="Where results.json and report.md go.")] = Path(
         "eval/reports/latest"
     ),
-    retriever: Annotated[str, typer.Option(help="hybrid, dense or bm25.")] = "hybrid",
-    answerer: Annotated[str, typer.Option(help="extractive, llm or auto.")] = "extractive",
+    retriever: Annotated[RetrieverName, typer.Option(help=_help("retriever"))] = "hybrid",
+    answerer: Annotated[AnswererName, typer.Option(help=_help("answerer"))] = "extractive",
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Papers retrieved per question.")] = 10,
     compare: Annotated[
         bool, typer.Option("--compare", help="Also run dense, BM25 and a llama-index baseline.")
@@ -238,15 +237,9 @@ def eval_command(
 ) -> None:
     """Score the assistant on gold questions; print a table by kind and write a report."""
     from rag import evaluate
+    from rag.assistant import AskOptions
 
-    if retriever not in {"hybrid", "dense", "bm25"}:
-        raise UserError(f"--retriever {retriever!r} is not one of hybrid, dense, bm25.")
-    if answerer not in {"extractive", "llm", "auto"}:
-        raise UserError(f"--answerer {answerer!r} is not one of extractive, llm, auto.")
-    try:
-        golds = evaluate.load_gold(gold)
-    except evaluate.GoldError as error:
-        raise UserError(str(error)) from None
+    golds = evaluate.load_gold(gold)
     assistant = _assistant(_settings())
     if not assistant.store.count():
         with _progress("Indexing bundled corpus") as update:
@@ -254,13 +247,14 @@ def eval_command(
     command = f"rag eval --gold {gold} --retriever {retriever} --answerer {answerer} --k {k}"
     config = {"gold": str(gold), "retriever": retriever, "answerer": answerer, "k": k, "command": command}
 
-    def ask_with(mode: str):  # noqa: ANN202
-        return lambda q: assistant.ask(q, k=k, retriever=mode, answerer=answerer)
+    def ask_with(mode: RetrieverName):  # noqa: ANN202
+        options = AskOptions(k=k, retriever=mode, answerer=answerer)
+        return lambda q: assistant.ask(q, options)
 
     judge = None
     if faithfulness:
         if not assistant.settings.llm_configured:
-            raise UserError("--faithfulness needs an LLM: set OPENAI_API_KEY and/or OPENAI_BASE_URL.")
+            raise OptionError("--faithfulness needs an LLM: set OPENAI_API_KEY and/or OPENAI_BASE_URL.")
         judge = evaluate.faithfulness_judge(assistant.settings)
         config["faithfulness"] = True
     with _progress(f"Evaluating ({retriever})") as update:
@@ -327,14 +321,14 @@ def ui_command(
     if secret is not None:
         user, _, password = secret.partition(":")
         if not user or not password:
-            raise UserError("--auth / RAG_UI_AUTH must be user:password with both parts non-empty.")
+            raise OptionError("--auth / RAG_UI_AUTH must be user:password with both parts non-empty.")
         credentials = (user, password)
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
     if credentials is None and not loopback:
-        raise UserError(
+        raise OptionError(
             f"binding the UI to {host} opens it to the network: set RAG_UI_AUTH=user:password "
             "or pass --auth user:password (or bind 127.0.0.1)."
         )
@@ -344,7 +338,7 @@ def ui_command(
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise UserError(
+            raise OptionError(
                 f"cannot listen on {host}:{port} ({error.strerror or error}); pass --port with a free port."
             ) from None
     assistant = _assistant(settings)
@@ -361,14 +355,9 @@ def ui_command(
 
 
 def main() -> None:
-    from rag.assistant import QuestionError
-    from rag.corpus import CorpusError
-    from rag.prompts import PromptError
-    from rag.store import StoreError
-
     try:
         app()  # typer handles usage errors itself (exit code 2)
-    except (UserError, CorpusError, StoreError, QuestionError, PromptError) as error:
+    except RagError as error:
         err.print(f"[red]Error:[/] {escape(str(error))}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "daily_papers.txt"
+
+# The allowed values of the choices a user makes, spelled once: Settings, the CLI options and the UI's
+# controls are all built from these.
+RetrieverName = Literal["hybrid", "dense", "bm25"]
+AnswererName = Literal["auto", "llm", "extractive"]
+RETRIEVERS: tuple[RetrieverName, ...] = get_args(RetrieverName)
+ANSWERERS: tuple[AnswererName, ...] = get_args(AnswererName)
 
 
 def _default_home() -> Path:
@@ -40,7 +48,9 @@ class Settings(BaseSettings):
 
     # --- retrieval ---
     top_k: int = Field(default=10, ge=1, le=100, description="Papers returned by retrieval (the ranking size).")
-    retriever: str = Field(default="hybrid", pattern="^(hybrid|dense|bm25)$", description="hybrid, dense or bm25.")
+    retriever: RetrieverName = Field(
+        default="hybrid", description="hybrid (dense embeddings + BM25 keywords, fused), dense or bm25."
+    )
     candidates: int = Field(default=60, ge=5, description="Chunks fetched from each retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
     bm25_numba_from: int = Field(
@@ -81,8 +91,8 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=60.0, gt=0, description="Seconds before an LLM request times out.")
     llm_max_retries: int = Field(default=2, ge=0, le=10, description="Retries on 429/5xx/connection errors.")
     llm_context_tokens: int = Field(default=8000, ge=512, description="Token budget for the prompt sources.")
-    answerer: str = Field(
-        default="auto", pattern="^(auto|llm|extractive)$", description="auto (llm when configured), llm or extractive."
+    answerer: AnswererName = Field(
+        default="auto", description="auto (the LLM when one is configured, else extractive), llm or extractive."
     )
 
     # --- UI ---

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.errors import RagError
+
 MAX_TITLE_CHARS = 500
 MAX_ABSTRACT_CHARS = 20_000
 MIN_ABSTRACT_WORDS = 8
@@ -24,7 +26,7 @@ _URL = re.compile(r"https?://[^\s<>\"')\]]+")
 _BIB_ENTRY_START = re.compile(r"^\s*@\w+\s*\{", re.MULTILINE)
 
 
-class CorpusError(ValueError):
+class CorpusError(RagError):
     """A corpus file that cannot be read as abstracts; the message names the file, line and fix."""
 
     def __init__(self, file: str | Path, line: int | None, why: str) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.errors import RagError
+
 KINDS = ("single_fact", "which_papers", "paraphrase", "comparison", "unanswerable")
 RANKING = ("recall@5", "recall@10", "mrr", "ndcg@10")
 HEADLINE = (
@@ -27,7 +29,7 @@ HEADLINE = (
 )
 
 
-class GoldError(ValueError):
+class GoldError(RagError):
     """A gold file that cannot be used; names the file, line and fix."""
 
 
@@ -191,7 +193,7 @@ def faithfulness_judge(settings: Any) -> JudgeFn:
     """
     from llama_index.core.evaluation import FaithfulnessEvaluator
 
-    from rag.llm import build_llm
+    from rag.llm.client import build_llm
 
     evaluator = FaithfulnessEvaluator(llm=build_llm(settings))
 

@@ -17,11 +17,12 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.text import stemmer
 
 MANIFEST = "manifest.json"
 IDS = "chunk_ids.npy"
@@ -37,20 +38,13 @@ class KeywordHit:
     score: float
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def _tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
     return bm25s.tokenize(
         texts,
         stopwords=LANGUAGE,
-        stemmer=_stemmer(),
+        stemmer=stemmer(),
         token_pattern=TOKEN_PATTERN,
         return_ids=False,
         show_progress=False,

@@ -14,6 +14,8 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
+from rag.errors import RagError
+
 # template name -> the variables the code fills in (each must appear; no others may)
 TEMPLATES: dict[str, frozenset[str]] = {
     "answer_system": frozenset({"no_answer"}),
@@ -27,7 +29,7 @@ TEMPLATES: dict[str, frozenset[str]] = {
 }
 
 
-class PromptError(ValueError):
+class PromptError(RagError):
     """A prompt template that cannot be used; the message names the file and the fix."""
 
 

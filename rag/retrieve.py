@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import Settings
+from rag.config import RETRIEVERS, RetrieverName, Settings
 from rag.embeddings import Embedder
+from rag.errors import OptionError
 from rag.ingest import (
     clear_interrupted_marker,
     ingest_running,
@@ -26,7 +27,6 @@ from rag.ingest import (
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
-MODES = ("hybrid", "dense", "bm25")
 EVIDENCE_PAPERS = 12  # leading papers whose every chunk is scored for evidence
 _LIST_SCAFFOLD = re.compile(
     r"^\s*(which|what|list|name|find|show me)\s+(the\s+)?(papers|works|studies|abstracts|articles)\s+"
@@ -134,11 +134,11 @@ class Retriever:
 
     # ------------------------------------------------------------ search
 
-    def retrieve(self, question: str, k: int | None = None, mode: str | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, mode: RetrieverName | None = None) -> Retrieval:
         k = k or self.settings.top_k
         mode = mode or self.settings.retriever
-        if mode not in MODES:
-            raise ValueError(f"retriever {mode!r} is not one of {', '.join(MODES)}")
+        if mode not in RETRIEVERS:
+            raise OptionError(f"retriever {mode!r} is not one of {', '.join(RETRIEVERS)}")
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * k)
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from rag.config import Settings
 from rag.embeddings import DIMENSION, MODEL_NAME
+from rag.errors import RagError
 
 SCHEMA_VERSION = 1
 GENERATION = "generation"  # collection metadata: a token every ingest changes
@@ -23,7 +24,7 @@ _GENERATIONS_MADE_HERE: set[str] = set()  # the tokens this process wrote
 T = TypeVar("T")
 
 
-class StoreError(RuntimeError):
+class StoreError(RagError):
     """The store cannot be used as it is; the message says what to do."""
 
 

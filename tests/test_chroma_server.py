@@ -21,7 +21,7 @@ import pytest
 from conftest import free_port, stop_process
 from conftest import run_rag as rag
 
-from rag.assistant import Assistant
+from rag.assistant import AskOptions, Assistant
 from rag.config import BUNDLED_CORPUS, Settings
 from rag.embeddings import Embedder, shared_embedder
 from rag.keyword import keyword_text
@@ -156,7 +156,7 @@ def test_server_holds_the_chunks_and_the_keyword_index_is_rebuilt_locally(
     assert direct.get_collection(server_settings.collection).count() == counts(server_settings)[1]
 
     shutil.rmtree(server_settings.bm25_path)  # the local BM25 index is derived data: rebuilt from the server
-    answer = Assistant(server_settings, embedder=replay_embedder).ask(COT_QUESTION, retriever="bm25")
+    answer = Assistant(server_settings, embedder=replay_embedder).ask(COT_QUESTION, AskOptions(retriever="bm25"))
     assert any(c.title.startswith(MIND_YOUR_STEP) for c in answer.citations)
     assert (server_settings.bm25_path / "manifest.json").exists()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_env
 
+from rag.assistant import AskOptions
 from rag.config import BUNDLED_CORPUS
 from rag.corpus import load_file
 from rag.evaluate import HEADLINE, KINDS, GoldQuestion, answer_metrics, fact_found, load_gold, run_eval
@@ -52,7 +53,7 @@ def test_extractive_quality_does_not_regress(bundled_assistant) -> None:
     committed = json.loads(COMMITTED.read_text())["summary"]
     results = run_eval(
         load_gold(GOLD),
-        lambda q: bundled_assistant.ask(q, k=10, retriever="hybrid", answerer="extractive"),
+        lambda q: bundled_assistant.ask(q, AskOptions(k=10, retriever="hybrid", answerer="extractive")),
         {"answerer": "extractive"},
     )
     summary = results["summary"]

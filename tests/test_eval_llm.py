@@ -9,7 +9,7 @@ from conftest import ROOT
 from openai_server import ScriptedOpenAI, reply
 from test_llm import make_assistant, server, sources_sent  # noqa: F401 - fixtures
 
-from rag.assistant import Assistant
+from rag.assistant import AskOptions, Assistant
 from rag.evaluate import faithfulness_judge, load_gold, run_eval
 
 JUDGE_MARK = "supported by the context"
@@ -32,7 +32,7 @@ def run_small_eval(assistant: Assistant) -> dict[str, Any]:
     golds = [g for g in load_gold(ROOT / "eval" / "gold.jsonl") if g.id in {"g01", "g02", "g57"}]
     return run_eval(
         golds,
-        lambda q: assistant.ask(q, answerer="llm"),
+        lambda q: assistant.ask(q, AskOptions(answerer="llm")),
         {"answerer": "llm"},
         judge=faithfulness_judge(assistant.settings),
     )

@@ -19,12 +19,12 @@ import pytest
 from conftest import ROOT, run_env
 from openai_server import ScriptedOpenAI, error, hang, raw, reply
 
-from rag.answer import Answer
-from rag.assistant import Assistant
+from rag.answer import ABSTAIN_TEXT, Answer
+from rag.assistant import AskOptions, Assistant
 from rag.citations import check_answer, clean_citations, parse_numbers, split_segments
 from rag.config import Settings
-from rag.extractive import ABSTAIN_TEXT
-from rag.llm import ChatModel, build_llm, count_message_tokens, prompt_budget, reply_tokens, uses_openai_class
+from rag.llm.client import ChatModel, build_llm, uses_openai_class
+from rag.llm.tokens import count_message_tokens, prompt_budget, reply_tokens
 from rag.prompts import PromptError, load_prompts
 
 KEY = "sk-test-secret-key-0123456789abcdef"
@@ -82,7 +82,7 @@ def test_well_cited_answer_is_used_and_the_request_is_numbered_fenced_and_in_bud
 ) -> None:
     server.push(reply(GOOD))
     assistant = make_assistant()
-    answer = assistant.ask(ASYNCFLOW, k=5)
+    answer = assistant.ask(ASYNCFLOW, AskOptions(k=5))
 
     assert answer.mode == "llm" and not answer.abstained
     assert answer.body == GOOD and "References:" in answer.text and answer.notice is None
@@ -113,7 +113,7 @@ def test_citation_to_a_missing_source_is_removed(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
 ) -> None:
     server.push(reply(GOOD[:-4] + " [1, 9]. The framework also scales to many more settings [9]."))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "llm"
     assert "[9]" not in answer.text and "9]" not in answer.body
     assert_only_valid_citations(answer, 5)
@@ -127,7 +127,7 @@ def test_a_number_missing_from_its_source_marks_the_sentence_unsupported(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
 ) -> None:
     server.push(reply(f"{GOOD} AsyncFlow cuts training time by 37.5% on 512 GPUs [1]."))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "llm"
     good, bad = answer.sentences
     assert good.supported
@@ -140,7 +140,7 @@ def test_a_reply_without_citations_falls_back_to_the_extractive_answer(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
 ) -> None:
     server.push(reply("AsyncFlow is a fast framework for reinforcement learning post-training."))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "extractive" and not answer.abstained
     assert "cited none of the 5 sources" in answer.notice and len(answer.notice.splitlines()) == 1
     assert answer.citations and "1.59" in answer.text
@@ -152,7 +152,7 @@ def test_reasoning_and_own_reference_list_are_stripped_and_usage_estimated(
 ) -> None:
     text = f"<think>Maybe cite [7]?</think>\n{GOOD}\n\nReferences:\n[1] AsyncFlow: An Asynchronous Streaming RL"
     server.push(reply(text, usage=False))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "llm" and answer.body == GOOD and answer.notice is None
     assert answer.usage["estimated"] is True and answer.usage["prompt_tokens"] > 100
     assert answer.usage["completion_tokens"] > 10
@@ -160,7 +160,7 @@ def test_reasoning_and_own_reference_list_are_stripped_and_usage_estimated(
 
 def test_the_cant_answer_phrase_abstains(make_assistant: Callable[..., Assistant], server: ScriptedOpenAI) -> None:
     server.push(reply(ABSTAIN_TEXT))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.abstained and answer.mode == "llm"
     assert answer.citations == [] and answer.body.startswith(ABSTAIN_TEXT)
     assert answer.related and answer.related[0].startswith("AsyncFlow")
@@ -198,7 +198,7 @@ def test_sources_are_trimmed_to_the_token_budget_least_relevant_first(
 ) -> None:
     server.push(reply(GOOD))
     assistant = make_assistant(llm_context_tokens=1200)
-    answer = assistant.ask(ASYNCFLOW, k=10)
+    answer = assistant.ask(ASYNCFLOW, AskOptions(k=10))
     body = server.chats[0]
     sent = sources_sent(body)
     assert 1 <= len(sent) < 10
@@ -214,14 +214,14 @@ def test_sources_are_trimmed_to_the_token_budget_least_relevant_first(
 
 def test_429_then_success_is_retried(make_assistant: Callable[..., Assistant], server: ScriptedOpenAI) -> None:
     server.push(error(429, "slow down", headers={"retry-after-ms": "20"}), reply(GOOD))
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "llm" and answer.usage["attempts"] == 2 and len(server.chats) == 2
 
 
 def test_500_until_the_retries_run_out(make_assistant: Callable[..., Assistant], server: ScriptedOpenAI) -> None:
     server.always(error(500, "boom"))
     started = time.perf_counter()
-    answer = make_assistant(llm_max_retries=2).ask(ASYNCFLOW, k=5)
+    answer = make_assistant(llm_max_retries=2).ask(ASYNCFLOW, AskOptions(k=5))
     assert len(server.chats) == 3 and time.perf_counter() - started < 15
     assert answer.mode == "extractive" and "1.59" in answer.text
     assert "HTTP 500 after 3 attempts" in answer.notice and "extractive answer" in answer.notice
@@ -231,7 +231,7 @@ def test_500_until_the_retries_run_out(make_assistant: Callable[..., Assistant],
 def test_a_hanging_server_times_out(make_assistant: Callable[..., Assistant], server: ScriptedOpenAI) -> None:
     server.always(hang())
     started = time.perf_counter()
-    answer = make_assistant(llm_timeout=1.0, llm_max_retries=1).ask(ASYNCFLOW, k=5)
+    answer = make_assistant(llm_timeout=1.0, llm_max_retries=1).ask(ASYNCFLOW, AskOptions(k=5))
     assert time.perf_counter() - started < 10
     assert answer.mode == "extractive" and "1.59" in answer.text
     assert "did not answer within RAG_LLM_TIMEOUT=1s after 2 attempts" in answer.notice
@@ -259,7 +259,7 @@ def test_faults_give_the_extractive_answer_and_one_line(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI, step: Any, expected: str, requests: int
 ) -> None:
     server.always(step)
-    answer = make_assistant().ask(ASYNCFLOW, k=5)
+    answer = make_assistant().ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "extractive" and not answer.abstained and "1.59" in answer.text
     assert expected in answer.notice and len(answer.notice.splitlines()) == 1
     assert len(server.chats) == requests
@@ -273,7 +273,7 @@ def test_connection_refused(bundled_index: Path) -> None:
     settings = Settings(
         home=bundled_index, llm_base_url=f"http://127.0.0.1:{port}/v1", openai_api_key=KEY, llm_max_retries=1
     )
-    answer = Assistant(settings).ask(ASYNCFLOW, k=5)
+    answer = Assistant(settings).ask(ASYNCFLOW, AskOptions(k=5))
     assert answer.mode == "extractive" and "1.59" in answer.text
     assert f"Could not reach the LLM at http://127.0.0.1:{port}/v1 (connection refused" in answer.notice
     assert "OPENAI_BASE_URL" in answer.notice
@@ -288,15 +288,15 @@ def test_stream_yields_tokens_as_they_arrive_then_one_checked_answer(
     gate = threading.Event()
     text = GOOD + " It also scales to 9000 GPUs [1][7]."
     server.push(reply(text, chunk_chars=10, gate=gate))
-    items = make_assistant().stream(ASYNCFLOW, k=5)
-    first = next(items)  # the server holds the rest back until the gate opens
+    stream = make_assistant().stream(ASYNCFLOW, AskOptions(k=5))
+    deltas = iter(stream)
+    first = next(deltas)  # the server holds the rest back until the gate opens
     assert first == text[:10] and not gate.is_set()
     gate.set()
-    rest = list(items)
-    deltas = [first, *[i for i in rest if isinstance(i, str)]]
-    answers = [i for i in rest if isinstance(i, Answer)]
-    assert "".join(deltas) == text and len(answers) == 1 and rest[-1] is answers[0]
-    answer = answers[0]
+    rest = list(deltas)
+    assert "".join([first, *rest]) == text and stream.text == text
+    answer = stream.answer()
+    assert isinstance(answer, Answer) and stream.answer() is answer and list(stream) == [first, *rest]
     assert answer.mode == "llm" and "[7]" not in answer.body and "⚠" in answer.body
     assert answer.usage["first_token_ms"] is not None and answer.usage["estimated"] is False
     body = server.chats[0]
@@ -306,14 +306,16 @@ def test_stream_yields_tokens_as_they_arrive_then_one_checked_answer(
 def test_stream_in_extractive_mode_and_on_faults_yields_only_the_answer(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI, bundled_assistant: Assistant
 ) -> None:
-    (only,) = list(bundled_assistant.stream(ASYNCFLOW, k=5))
-    assert isinstance(only, Answer) and only.mode == "extractive"
+    only = bundled_assistant.stream(ASYNCFLOW, AskOptions(k=5))
+    assert list(only) == [] and only.answer().mode == "extractive"
     server.always(error(503, "overloaded", headers={"retry-after-ms": "10"}))
-    (fallback,) = list(make_assistant().stream(ASYNCFLOW, k=5))
+    failed = make_assistant().stream(ASYNCFLOW, AskOptions(k=5))
+    assert list(failed) == []
+    fallback = failed.answer()
     assert fallback.mode == "extractive" and "HTTP 503 after 3 attempts" in fallback.notice
-    assistant = make_assistant()
-    (chosen,) = list(assistant.stream(ASYNCFLOW, k=5, answerer="extractive"))
-    assert chosen.mode == "extractive" and "as requested" in chosen.notice
+    assert fallback.fault == "server" and fallback.usage["fault"] == "server"
+    chosen = make_assistant().stream(ASYNCFLOW, AskOptions(k=5, answerer="extractive"))
+    assert list(chosen) == [] and chosen.answer().mode == "extractive" and "as requested" in chosen.answer().notice
 
 
 def test_history_rewrites_the_question_before_retrieval(
@@ -322,9 +324,8 @@ def test_history_rewrites_the_question_before_retrieval(
     standalone = "What throughput improvement does AsyncFlow report over the baseline?"
     server.push(reply(f"Standalone question: {standalone}"), reply(GOOD))
     history = [("Tell me about AsyncFlow.", "AsyncFlow is an asynchronous streaming RL framework [1].")]
-    items = list(make_assistant().stream("How much faster is it?", k=5, history=history))
-    answer = items[-1]
-    assert isinstance(answer, Answer) and answer.mode == "llm"
+    answer = make_assistant().stream("How much faster is it?", AskOptions(k=5, history=history)).answer()
+    assert answer.mode == "llm"
     assert answer.question == "How much faster is it?" and answer.rewritten_question == standalone
     rewrite, final = server.chats
     assert "Tell me about AsyncFlow." in rewrite["messages"][1]["content"]
@@ -332,12 +333,14 @@ def test_history_rewrites_the_question_before_retrieval(
     assert answer.citations[0].title.startswith("AsyncFlow")
 
 
-def test_rewrite_question_is_a_no_op_without_history_or_llm(
+def test_no_rewrite_without_history_or_llm(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI, bundled_assistant: Assistant
 ) -> None:
-    assert make_assistant().rewrite_question("How much faster is it?", []) == "How much faster is it?"
-    assert bundled_assistant.rewrite_question("Is it fast?", [("a", "b")]) == "Is it fast?"
-    assert server.requests == []
+    server.push(reply(GOOD))
+    assert make_assistant().ask(ASYNCFLOW, AskOptions(k=5)).rewritten_question is None
+    assert len(server.chats) == 1  # the answer only: no history, no rewrite request
+    offline = bundled_assistant.ask("Is it fast?", AskOptions(history=(("a", "b"),)))
+    assert offline.rewritten_question is None and offline.question == "Is it fast?"
 
 
 # ---------------------------------------------------------------- configuration and prompts

@@ -14,13 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, free_port, run_env, running_ui
 
-from rag.answer import Answer, Citation, SentenceVerdict
+from rag.answer import Answer, Citation, Mode, SentenceVerdict
+from rag.answerers.base import Draft, History, Source
+from rag.decide import Plan
 
 CHROMIUM = Path("/usr/bin/chromium")
 RAG = Path(sys.executable).parent / "rag"
@@ -381,8 +383,9 @@ def test_chat_markdown_escapes_text_and_links_only_known_markers() -> None:
 def test_sources_html_escapes_titles_and_drops_unsafe_links() -> None:
     from ui import render
 
-    turn = render.Turn(1, COT, _answer(), {"p1": f"Full abstract {XSS} about chain-of-thought."})
-    html = render.sources_html([turn])
+    answer = _answer()
+    answer.citations[0].abstract = f"Full abstract {XSS} about chain-of-thought."
+    html = render.sources_html([render.Turn(1, COT, answer)])
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert 'href="https://arxiv.org/abs/1"' in html and "javascript:" not in html
     assert 'id="src-1-1"' in html and 'id="src-1-2"' in html
@@ -410,59 +413,80 @@ def test_unsupported_sentences_low_relevance_and_abstention_are_said_plainly() -
 
 
 def test_badge_names_the_answerer_and_any_fault() -> None:
+    from rag.answer import Mode
     from rag.config import Settings
     from ui import render
 
     offline = Settings()
-    assert "extractive \u2014 offline" in render.badge_html(offline)
+    assert "extractive \u2014 offline" in render.badge_html(offline, Mode.EXTRACTIVE)
     llm = Settings(llm_base_url="http://10.0.0.5:8080/v1", llm_model="tiny-chat")
-    assert "tiny-chat @ 10.0.0.5:8080" in render.badge_html(llm, _answer())
-    fallback = _answer(mode="extractive", notice="LLM unreachable (timeout); answered extractively.")
-    badge = render.badge_html(llm, fallback)
+    assert "tiny-chat @ 10.0.0.5:8080" in render.badge_html(llm, Mode.LLM)
+    assert "Answered by: LLM" in render.badge_html(llm, Mode.LLM, _answer())
+    fallback = _answer(mode="extractive", notice="LLM unreachable (timeout); answered extractively.", fault="timeout")
+    badge = render.badge_html(llm, Mode.LLM, fallback)
     assert "extractive \u2014 offline" in badge and "rag-notice-fault" in badge and "LLM unreachable" in badge
+    chosen = render.badge_html(llm, Mode.EXTRACTIVE, _answer(mode="extractive", notice="Extractive (as requested)."))
+    assert "rag-notice-info" in chosen
 
 
-class _StreamingAssistant:
-    """Stands in for the LLM path's ``Assistant.stream`` (the hosted model cannot run here)."""
+class ScriptedAnswerer:
+    """The hosted model's stand-in (none runs here), plugged in through the ``Answerer`` protocol: it answers
+    with the title of the best retrieved paper, cited, in two deltas."""
 
-    def __init__(self) -> None:
-        self.calls: list[dict[str, object]] = []
+    mode = Mode.LLM
+    abstain_notice = None
 
-    def stream(self, question, k=None, retriever=None, answerer=None, history=None):  # noqa: ANN001, ANN201
-        self.calls.append(
-            {"question": question, "k": k, "retriever": retriever, "answerer": answerer, "history": history}
-        )
-        yield "CoT hurts "
-        yield "accuracy [1]."
-        yield _answer(body="CoT hurts accuracy [1].", rewritten_question="Does chain-of-thought hurt accuracy?")
+    def __init__(self, rewritten: str | None = None) -> None:
+        self.rewritten = rewritten
+        self.histories: list[list[tuple[str, str]]] = []
+        self.plans: list[Plan] = []
+
+    def rewrite(self, question: str, history: History) -> str | None:
+        self.histories.append(list(history))
+        return self.rewritten
+
+    def draft(self, plan: Plan, stream: bool = False) -> Generator[str, None, Draft]:
+        self.plans.append(plan)
+        papers = plan.retrieval.papers
+        deltas = [f"{papers[0].title} ", "is the closest paper [1]."]
+        yield from deltas
+        sources = [Source(n, p, f"{p.title}\n{p.abstract}") for n, p in enumerate(papers, start=1)]
+        return Draft("".join(deltas), sources, self.mode, author="scripted model")
 
 
-def test_respond_streams_deltas_then_renders_the_answer_and_passes_history() -> None:
+def test_respond_streams_deltas_then_renders_the_answer_and_passes_history(bundled_index: Path) -> None:
+    from rag.assistant import Assistant
     from rag.config import Settings
-    from ui.app import Backend, respond
+    from ui.handlers import respond
+    from ui.service import ChatService
 
-    fake = _StreamingAssistant()
-    backend = Backend(Settings(), assistant=fake)  # type: ignore[arg-type]
+    scripted = ScriptedAnswerer(rewritten="Does chain-of-thought hurt accuracy?")
+    settings = Settings(home=bundled_index)
+    service = ChatService(settings, Assistant(settings, answerers={"llm": scripted}))
     history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "earlier answer [1]"}]
-    steps = list(respond(backend, "and does it hurt?", [], history, [], 5, "dense", "llm"))
+    steps = list(respond(service, "and does it hurt?", [], history, [], 5, "dense", "llm"))
     chats = [step[0] for step in steps]
-    assert chats[1][-1]["content"].startswith("CoT hurts")  # a streamed delta is shown as it arrives
+    title = scripted.plans[0].retrieval.papers[0].title
+    assert chats[1][-1]["content"].startswith(render_text(title))  # a streamed delta is shown as it arrives
     final_chat, _, final_history, turns, sources, badge, copy_text = steps[-1]
     assert "Searched for:" in final_chat[-1]["content"] and "#src-1-1" in final_chat[-1]["content"]
-    assert fake.calls == [
-        {
-            "question": "and does it hurt?",
-            "k": 5,
-            "retriever": "dense",
-            "answerer": "llm",
-            "history": [("earlier", "earlier answer [1]")],
-        }
-    ]
+    assert scripted.histories == [[("earlier", "earlier answer [1]")]]
+    plan = scripted.plans[0]
+    assert plan.question == "Does chain-of-thought hurt accuracy?" and plan.retrieval.mode == "dense"
+    assert len(plan.retrieval.papers) == 5
+    answer = turns[-1].answer
+    assert answer.mode == "llm" and [v.supported for v in answer.sentences] == [True]
     assert final_history[-2:] == [
         {"role": "user", "content": "and does it hurt?"},
-        {"role": "assistant", "content": "CoT hurts accuracy [1]."},
+        {"role": "assistant", "content": f"{title} is the closest paper [1]."},
     ]
-    assert turns[-1].turn == 1 and 'id="src-1-1"' in sources and "LLM" in badge and copy_text.startswith("CoT")
+    assert turns[-1].turn == 1 and 'id="src-1-1"' in sources and "LLM" in badge and copy_text.startswith(title)
+
+
+def render_text(text: str) -> str:
+    from ui import render
+
+    return render.md_text(text)
 
 
 def test_evaluation_view_reads_the_newest_report(tmp_path: Path) -> None:
@@ -514,7 +538,8 @@ def test_llm_mode_streams_rewrites_follow_ups_and_flags_unsupported_sentences(bu
 
     from rag.assistant import Assistant
     from rag.config import Settings
-    from ui.app import Backend, respond
+    from ui.handlers import respond
+    from ui.service import ChatService
 
     def cite_asyncflow(body: dict) -> str:
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
@@ -529,7 +554,7 @@ def test_llm_mode_streams_rewrites_follow_ups_and_flags_unsupported_sentences(bu
         standalone = "What throughput improvement does AsyncFlow report over the baseline?"
         llm.push(reply(f"Standalone question: {standalone}"), reply(cite_asyncflow, chunk_chars=16))
         settings = Settings(home=bundled_index, llm_base_url=llm.url, llm_model="scripted-model", llm_timeout=10)
-        backend = Backend(settings, Assistant(settings))
+        backend = ChatService(settings, Assistant(settings))
         history = [
             {"role": "user", "content": "Tell me about AsyncFlow."},
             {"role": "assistant", "content": "AsyncFlow is an asynchronous streaming RL framework [1]."},
@@ -556,45 +581,49 @@ def test_llm_mode_streams_rewrites_follow_ups_and_flags_unsupported_sentences(bu
     assert new_history[-1]["content"] == answer.body and copy_text == answer.text
 
 
-class _FakeAssistant:
-    """Just enough of ``Assistant`` for the UI's plumbing (no model, no index)."""
+class RecordingAnswerer:
+    """The real extractive answerer, remembering the retrieval each question got."""
 
-    def __init__(self) -> None:
-        from types import SimpleNamespace
+    def __init__(self, settings: object) -> None:
+        from rag.answerers.extractive import ExtractiveAnswerer
 
-        self.store = SimpleNamespace(count=lambda: 0)
-        self.asked: list[dict[str, object]] = []
+        self.inner = ExtractiveAnswerer(settings)  # type: ignore[arg-type]
+        self.mode = self.inner.mode
+        self.abstain_notice = self.inner.abstain_notice
+        self.modes: list[str] = []
 
-    def ask(self, question, k=None, retriever=None, answerer=None):  # noqa: ANN001, ANN201
-        self.asked.append({"question": question, "k": k, "retriever": retriever, "answerer": answerer})
-        return _answer(question=question)
+    def rewrite(self, question: str, history: History) -> str | None:
+        return None
 
-    def papers(self) -> list:
-        return []
+    def draft(self, plan: Plan, stream: bool = False) -> Generator[str, None, Draft]:
+        self.modes.append(plan.retrieval.mode)
+        return (yield from self.inner.draft(plan, stream))
 
 
-def test_questions_during_an_ingest_use_the_dense_index_and_say_so() -> None:
+def test_questions_during_an_ingest_use_the_dense_index_and_say_so(bundled_index: Path) -> None:
+    from rag.assistant import AskOptions, Assistant
     from rag.config import Settings
-    from ui.app import Backend
+    from ui.service import ChatService
 
-    fake = _FakeAssistant()
-    backend = Backend(Settings(), assistant=fake)  # type: ignore[arg-type]
-    backend.ingesting.set()
-    (answer,) = list(backend.answer_events(COT, 5, "hybrid", "auto"))
-    assert fake.asked[-1]["retriever"] == "dense" and answer.notice.startswith("Papers are being added")
-    backend.ingesting.clear()
-    backend.ask(COT, 5, "bm25", "extractive")
-    assert fake.asked[-1] == {"question": COT, "k": 5, "retriever": "bm25", "answerer": "extractive"}
+    settings = Settings(home=bundled_index)
+    recorder = RecordingAnswerer(settings)
+    service = ChatService(settings, Assistant(settings, answerers={"extractive": recorder}))
+    service.ingesting.set()
+    answer = service.ask(COT, AskOptions(k=5, retriever="hybrid"))
+    assert recorder.modes[-1] == "dense" and answer.notice.startswith("Papers are being added")
+    service.ingesting.clear()
+    answer = service.ask(COT, AskOptions(k=5, retriever="bm25"))
+    assert recorder.modes[-1] == "bm25" and not answer.notice.startswith("Papers are being added")
 
 
-def test_auth_protects_the_app_and_its_api() -> None:
+def test_auth_protects_the_app_and_its_api(bundled_assistant: object) -> None:
     from gradio_client import Client
 
-    from rag.config import Settings
-    from ui.app import Backend, build_app
+    from ui.app import build_app
+    from ui.service import ChatService
 
-    settings = Settings()
-    demo = build_app(settings, Backend(settings, assistant=_FakeAssistant()))  # type: ignore[arg-type]
+    settings = bundled_assistant.settings  # type: ignore[attr-defined]
+    demo = build_app(settings, ChatService(settings, bundled_assistant))  # type: ignore[arg-type]
     port = free_port()
     demo.launch(
         server_name="127.0.0.1",

@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from rag.answer import Answer, Citation, SentenceVerdict
+from rag.answer import Answer, Citation, Mode, SentenceVerdict
 from rag.config import Settings
 
 # [1] · [1, 2] · [1][2] — the citation markers both answerers write.
@@ -118,7 +118,7 @@ def chat_markdown(answer: Answer, turn: int, asked: str | None = None) -> str:
         lines.append(f"_Searched for:_ \u201c{md_text(rewritten)}\u201d")
     if answer.abstained:
         lines.append("**No answer found in the indexed abstracts.**")
-    elif answer.low_relevance and "low relevance" not in body.casefold():
+    elif answer.low_relevance:
         lines.append("**Low relevance:** the closest passages only partly match the question; check the sources.")
     rendered = link_markers(_mark_unsupported(body, answer), answer.citations, turn)
     rendered = rendered.replace(FLAG, "**\u26a0 not supported by the cited abstracts**")
@@ -148,7 +148,7 @@ def highlight(text: str, is_key_term: TermMatcher) -> str:
 
 def term_matcher(question: str) -> TermMatcher:
     """Matches words sharing a stem with the question's content words (stop words ignored)."""
-    from rag.extractive import content_terms
+    from rag.text import content_terms
 
     terms = content_terms(question)
     cache: dict[str, bool] = {}
@@ -169,7 +169,6 @@ class Turn:
     turn: int
     question: str
     answer: Answer
-    abstracts: dict[str, str] = field(default_factory=dict)  # paper_id -> full abstract
 
 
 def _banner(kind: str, text: str) -> str:
@@ -217,12 +216,12 @@ def source_group(turn: Turn, active: bool) -> str:
             )
         )
     for citation in answer.citations:
-        parts.append(source_card(turn.turn, citation, matcher, turn.abstracts.get(citation.paper_id)))
+        parts.append(source_card(turn.turn, citation, matcher))
     parts.append("</section>")
     return "".join(parts)
 
 
-def source_card(turn: int, citation: Citation, matcher: TermMatcher, abstract: str | None) -> str:
+def source_card(turn: int, citation: Citation, matcher: TermMatcher) -> str:
     url = safe_url(citation.url)
     link = (
         f' · <a class="rag-src-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
@@ -233,8 +232,9 @@ def source_card(turn: int, citation: Citation, matcher: TermMatcher, abstract: s
     score = f"{citation.relevance:.2f}"
     level = "high" if citation.relevance >= 0.55 else "mid" if citation.relevance >= 0.45 else "low"
     details = (
-        f'<details class="rag-abstract"><summary>Full abstract</summary><p>{highlight(abstract, matcher)}</p></details>'
-        if abstract
+        f'<details class="rag-abstract"><summary>Full abstract</summary><p>{highlight(citation.abstract, matcher)}</p>'
+        "</details>"
+        if citation.abstract
         else ""
     )
     return (
@@ -269,17 +269,13 @@ def endpoint_host(settings: Settings) -> str:
     return url.netloc or url.path or "?"
 
 
-def planned_mode(settings: Settings, answerer: str | None = None) -> str:
-    choice = answerer or settings.answerer
-    if choice == "extractive" or (choice == "auto" and not settings.llm_configured):
-        return "extractive"
-    return "llm"
+def badge_html(settings: Settings, planned: Mode, answer: Answer | None = None) -> str:
+    """Which answerer answered (or, before a question, will answer), and any notice from the LLM path.
 
-
-def badge_html(settings: Settings, answer: Answer | None = None, answerer: str | None = None) -> str:
-    """Which answerer answered (or will answer), and any notice from the LLM path."""
-    mode = answer.mode if answer else planned_mode(settings, answerer)
-    if mode == "llm":
+    ``planned``: the mode the chosen answerer answers in; an answer in another mode is a fallback.
+    """
+    mode = answer.mode if answer else planned
+    if mode == Mode.LLM:
         model = (answer.usage or {}).get("model") if answer else None
         label = f"LLM · {esc(model or settings.llm_model)} @ {esc(endpoint_host(settings))}"
     else:
@@ -293,8 +289,6 @@ def badge_html(settings: Settings, answer: Answer | None = None, answerer: str |
         parts.append(f'<span class="rag-latency">{answer.latency_ms / 1000:.1f} s</span>')
     parts.append("</div>")
     if answer and answer.notice:
-        wanted_llm = planned_mode(settings, answerer) == "llm"
-        fault = wanted_llm and answer.mode != "llm"
-        kind = "fault" if fault else "info"
+        kind = "fault" if answer.fault else "info"
         parts.append(f'<div class="rag-notice rag-notice-{kind}">{esc(answer.notice)}</div>')
     return '<div class="rag-badge-box">' + "".join(parts) + "</div>"

@@ -6,45 +6,31 @@
 * Retries are bounded and ours alone (llama-index's and the SDK's are switched off, so they never nest):
   connection errors, timeouts, 408/409/429 and 5xx are retried ``RAG_LLM_MAX_RETRIES`` times with
   exponential backoff, honouring a short ``Retry-After``.
-* Every failure becomes an ``LLMFault`` whose message is one line saying what failed and what to check.
-  Messages never contain the API key.
+* Every failure becomes an ``LLMFault`` (``rag.llm.faults``) whose message is one line saying what failed
+  and what to check.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from rag.config import Settings, mask_secret
+from rag.llm.faults import RETRY_AFTER_CAP, LLMFault, fault_from, retry_after
+from rag.llm.tokens import reply_tokens
 
 if TYPE_CHECKING:
-    import tiktoken
     from llama_index.core.llms import LLM
 
 log = logging.getLogger(__name__)
 
 OPENAI_API = "https://api.openai.com/v1"
 NO_KEY = "no-key-required"  # local servers accept any key, the openai client insists on one
-RETRY_AFTER_CAP = 10.0  # a server asking us to wait longer than this gets a notice instead
-BUNDLED_ENCODINGS = ("o200k_base", "cl100k_base")  # in llama-index's tiktoken cache
-
-
-class LLMFault(Exception):
-    """The model could not give an answer. ``str(fault)`` is one line for the user (no secrets)."""
-
-    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        # connection, timeout, auth, forbidden, model, rate_limit, server, request, empty, malformed
-        self.kind = kind
-        self.message = message
-        self.status = status
 
 
 @dataclass
@@ -86,15 +72,6 @@ def uses_openai_class(settings: Settings) -> bool:
     except ValueError:
         return False
     return True
-
-
-def reply_tokens(settings: Settings) -> int:
-    """Tokens kept free for the reply inside ``RAG_LLM_CONTEXT_TOKENS``."""
-    return min(1024, settings.llm_context_tokens // 4)
-
-
-def prompt_budget(settings: Settings) -> int:
-    return settings.llm_context_tokens - reply_tokens(settings)
 
 
 def build_llm(settings: Settings, flavour: str | None = None) -> LLM:
@@ -150,55 +127,6 @@ def describe(settings: Settings) -> list[tuple[str, str]]:
         ),
         ("answerer", settings.answerer),
     ]
-
-
-# ---------------------------------------------------------------- tokens
-
-
-@lru_cache(maxsize=8)
-def encoding(model: str) -> tiktoken.Encoding:
-    """The model's tiktoken encoding when it is bundled, else cl100k_base (an estimate for other models)."""
-    import tiktoken
-    from tiktoken.model import encoding_name_for_model
-
-    try:
-        name = encoding_name_for_model(model)
-    except KeyError:
-        name = "cl100k_base"
-    return tiktoken.get_encoding(name if name in BUNDLED_ENCODINGS else "cl100k_base")
-
-
-def count_tokens(text: str, model: str) -> int:
-    return len(encoding(model).encode(text, disallowed_special=()))
-
-
-def count_message_tokens(messages: Sequence[tuple[str, str]], model: str) -> int:
-    """Prompt tokens of a chat request, OpenAI's way: content plus a few per message."""
-    return sum(4 + count_tokens(content, model) for _, content in messages) + 3
-
-
-def truncate_tokens(text: str, limit: int, model: str) -> str:
-    enc = encoding(model)
-    tokens = enc.encode(text, disallowed_special=())
-    return text if len(tokens) <= limit else enc.decode(tokens[: max(0, limit)]).rstrip() + " …"
-
-
-# ---------------------------------------------------------------- calling
-
-
-def _retry_after(error: Exception) -> float | None:
-    response = getattr(error, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    try:
-        if headers.get("retry-after-ms"):
-            return float(headers["retry-after-ms"]) / 1000
-        if headers.get("retry-after"):
-            return float(headers["retry-after"])
-    except ValueError:
-        return None
-    return None
 
 
 class ChatModel:
@@ -296,126 +224,13 @@ class ChatModel:
                 return None
             if getattr(error, "code", None) == "insufficient_quota":
                 return None
-            wait = _retry_after(error)
+            wait = retry_after(error)
             if wait is not None:
                 return wait if 0 <= wait <= RETRY_AFTER_CAP else None
         elif not isinstance(error, openai.APIConnectionError | httpx.TransportError):
             return None
         return min(0.5 * 2 ** (attempt - 1), 8.0) * (1 - 0.25 * random.random())
 
-    def _redact(self, text: str) -> str:
-        key = self.settings.openai_api_key.get_secret_value() if self.settings.openai_api_key else ""
-        if key:
-            text = text.replace(key, "***")
-        text = re.sub(r"\b(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]{8,}", r"\1…", text)
-        text = " ".join(text.split())
-        return text if len(text) <= 160 else text[:157] + "…"
-
     def fault(self, error: Exception, attempts: int = 1) -> LLMFault:
-        """Turn any failure of a request into one line that says what failed and what to check."""
-        import httpx
-        import openai
-
-        where = self.endpoint
-        model = self.model
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
         log.debug("LLM request failed: %s", type(error).__name__)  # never the message: it may echo a key
-        if isinstance(error, LLMFault):
-            return error
-        if isinstance(error, openai.APITimeoutError | httpx.TimeoutException):
-            return LLMFault(
-                "timeout",
-                f"The LLM at {where} did not answer within RAG_LLM_TIMEOUT={self.settings.llm_timeout:g}s"
-                f"{tries}; check the server or raise RAG_LLM_TIMEOUT.",
-            )
-        if isinstance(error, openai.APIConnectionError | httpx.TransportError):
-            cause = " ".join(str(error.__cause__ or error).split()).lower()
-            why = "connection refused" if "refused" in cause else "connection failed"
-            return LLMFault(
-                "connection",
-                f"Could not reach the LLM at {where} ({why}{tries}); check OPENAI_BASE_URL / "
-                "RAG_LLM_BASE_URL and that the server is running.",
-            )
-        if isinstance(error, openai.APIStatusError):
-            status = error.status_code
-            detail = self._redact(_error_message(error))
-            if status == 401:
-                if self.settings.openai_api_key is None:
-                    return LLMFault("auth", f"The LLM at {where} requires an API key (401); set OPENAI_API_KEY.", 401)
-                return LLMFault("auth", f"OPENAI_API_KEY was rejected (401) by {where}; check the key.", 401)
-            if status == 403:
-                return LLMFault(
-                    "forbidden",
-                    f"OPENAI_API_KEY may not use model {model!r} at {where} (403); check the key's access "
-                    "or RAG_LLM_MODEL.",
-                    403,
-                )
-            if status == 404:
-                return LLMFault(
-                    "model",
-                    f"Model {model!r} was not found at {where} (404); check RAG_LLM_MODEL and that the "
-                    "base URL ends in /v1.",
-                    404,
-                )
-            if status == 429:
-                if getattr(error, "code", None) == "insufficient_quota":
-                    return LLMFault(
-                        "rate_limit",
-                        f"The account behind OPENAI_API_KEY is out of quota (429) at {where}; check its billing.",
-                        429,
-                    )
-                wait = _retry_after(error)
-                later = f"wait {wait:g}s" if wait and wait > RETRY_AFTER_CAP else "wait a moment"
-                return LLMFault(
-                    "rate_limit",
-                    f"The LLM at {where} is rate-limiting requests (429){tries}; {later} or raise RAG_LLM_MAX_RETRIES.",
-                    429,
-                )
-            if status >= 500:
-                return LLMFault(
-                    "server",
-                    f"The LLM server at {where} failed with HTTP {status}{tries}; check the server and its logs.",
-                    status,
-                )
-            return LLMFault(
-                "request",
-                f"The LLM at {where} rejected the request (HTTP {status}{': ' + detail if detail else ''}); "
-                "check RAG_LLM_MODEL and RAG_LLM_CONTEXT_TOKENS.",
-                status,
-            )
-        if isinstance(error, openai.APIError):  # an error event in a stream, a reply failing validation
-            detail = self._redact(_error_message(error))
-            return LLMFault(
-                "malformed",
-                f"The LLM at {where} sent an error or an unreadable reply "
-                f"({detail or type(error).__name__}); check that it serves the OpenAI chat-completions API.",
-            )
-        return LLMFault(
-            "malformed",
-            f"The LLM at {where} sent a reply that is not an OpenAI chat completion "
-            f"({type(error).__name__}); check that the base URL points at an OpenAI-compatible /v1 API.",
-        )
-
-
-def _error_message(error: Exception) -> str:
-    body = getattr(error, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(error, "message", "") or "")
-
-
-__all__ = [
-    "ChatModel",
-    "Completion",
-    "LLMFault",
-    "build_llm",
-    "count_message_tokens",
-    "count_tokens",
-    "describe",
-    "endpoint",
-    "prompt_budget",
-]
+        return fault_from(error, self.settings, self.endpoint, attempts)
