@@ -44,7 +44,11 @@ lint: setup-test
 	$(BIN)/ruff format --check rag ui tests bench
 
 eval: setup
-	$(BIN)/rag eval --out eval/reports/latest
+	$(PIP) install -q -c constraints.txt -e '.[eval]'
+	$(BIN)/rag eval --gold eval/gold.jsonl --out eval/reports/latest
+	$(BIN)/rag eval --gold eval/dev.jsonl --out eval/reports/dev
+	$(BIN)/rag eval --gold eval/heldout.jsonl --out eval/reports/heldout
+	$(BIN)/rag eval --benchmark aclsum --split val
 
 bench: setup-test
 	$(BIN)/python -m bench.run

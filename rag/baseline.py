@@ -18,6 +18,7 @@ from rag.embeddings import model_path
 @dataclass
 class _Citation:
     title: str
+    evidence: str = ""  # the chunk the answer quotes
 
 
 @dataclass
@@ -49,7 +50,7 @@ class LlamaIndexBaseline:
         text = " ".join(f"{n.node.get_content()} [{i}]" for i, n in enumerate(cited, start=1))
         return BaselineAnswer(
             text=text,
-            citations=[_Citation(n.node.metadata["title"]) for n in cited],
+            citations=[_Citation(n.node.metadata["title"], n.node.get_content()) for n in cited],
             retrieved=titles,
             latency_ms=(time.perf_counter() - started) * 1000,
         )

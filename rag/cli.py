@@ -6,13 +6,14 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from rag.aclsum import Split
 from rag.config import AnswererName, RetrieverName, Settings
 from rag.errors import OptionError, RagError
 
@@ -74,6 +75,7 @@ def _help(name: str) -> str:
     return str(Settings.model_fields[name].description)
 
 
+Benchmark = Literal["aclsum"]
 LOW_RELEVANCE = "Low relevance: the closest passages only partly match the question."
 
 # ---------------------------------------------------------------- commands
@@ -222,9 +224,16 @@ def info() -> None:
 @app.command(name="eval")
 def eval_command(
     gold: Annotated[Path, typer.Option(help="Gold questions (JSONL).")] = Path("eval/gold.jsonl"),
-    out_dir: Annotated[Path, typer.Option("--out", help="Where results.json and report.md go.")] = Path(
-        "eval/reports/latest"
-    ),
+    benchmark: Annotated[
+        Benchmark | None,
+        typer.Option(help="Instead of --gold: a benchmark with its own collection (aclsum: ACL paper summaries)."),
+    ] = None,
+    split: Annotated[
+        Split, typer.Option(help="The benchmark's split: develop on train, choose on val, report test once.")
+    ] = "val",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where results.json and report.md go (default eval/reports/…).")
+    ] = None,
     retriever: Annotated[RetrieverName, typer.Option(help=_help("retriever"))] = "hybrid",
     answerer: Annotated[AnswererName, typer.Option(help=_help("answerer"))] = "extractive",
     k: Annotated[int, typer.Option("--k", min=1, max=100, help="Papers retrieved per question.")] = 10,
@@ -239,13 +248,32 @@ def eval_command(
     from rag import evaluate
     from rag.assistant import AskOptions
 
-    golds = evaluate.load_gold(gold)
-    assistant = _assistant(_settings())
-    if not assistant.store.count():
-        with _progress("Indexing bundled corpus") as update:
-            assistant.ensure_indexed(progress=update)
-    command = f"rag eval --gold {gold} --retriever {retriever} --answerer {answerer} --k {k}"
-    config = {"gold": str(gold), "retriever": retriever, "answerer": answerer, "k": k, "command": command}
+    settings = _settings()
+    if benchmark == "aclsum":
+        from rag import aclsum
+
+        golds = aclsum.questions(split)
+        collection = aclsum.collection()
+        assistant = _assistant(aclsum.benchmark_settings(settings))
+        with _progress("Indexing the ACLSum collection") as update:
+            assistant.ingest_papers(collection, progress=update)  # unchanged papers are skipped
+        source = f"--benchmark aclsum --split {split}"
+        out_dir = out_dir or Path(f"eval/reports/aclsum-{split}")
+    else:
+        from rag.config import BUNDLED_CORPUS
+        from rag.corpus import load_corpus
+
+        golds = evaluate.load_gold(gold)
+        assistant = _assistant(settings)
+        if not assistant.store.count():
+            with _progress("Indexing bundled corpus") as update:
+                assistant.ensure_indexed(progress=update)
+        collection = load_corpus([BUNDLED_CORPUS])
+        source = f"--gold {gold}"
+        out_dir = out_dir or Path("eval/reports/latest")
+    command = f"rag eval {source} --retriever {retriever} --answerer {answerer} --k {k}"
+    name = f"aclsum:{split}" if benchmark else str(gold)
+    config = {"gold": name, "retriever": retriever, "answerer": answerer, "k": k, "command": command}
 
     def ask_with(mode: RetrieverName):  # noqa: ANN202
         options = AskOptions(k=k, retriever=mode, answerer=answerer)
@@ -269,10 +297,8 @@ def eval_command(
             with _progress(f"Baseline {mode}") as update:
                 baselines[mode] = evaluate.run_eval(golds, ask_with(mode), {**config, "retriever": mode}, update)
         from rag.baseline import LlamaIndexBaseline
-        from rag.config import BUNDLED_CORPUS
-        from rag.corpus import load_corpus
 
-        peer = LlamaIndexBaseline(load_corpus([BUNDLED_CORPUS]), top_k=k)
+        peer = LlamaIndexBaseline(collection, top_k=k)
         with _progress("Baseline llama-index") as update:
             baselines["llama-index default"] = evaluate.run_eval(golds, peer.ask, {**config, "retriever": "li"}, update)
     evaluate.write_report(results, out_dir, baselines)
@@ -285,21 +311,22 @@ def _print_eval(results: dict[str, Any], baselines: dict[str, dict[str, Any]] | 
 
     from rag import evaluate
 
+    columns = evaluate.shown_columns(evaluate.KIND_COLUMNS, list(results["by_kind"].values()))
     table = Table(title="By kind")
     table.add_column("kind")
-    for column in evaluate.KIND_COLUMNS:
+    for column in columns:
         table.add_column(column, justify="right")
     for kind, values in results["by_kind"].items():
-        table.add_row(kind, *[evaluate._fmt(values.get(c)) for c in evaluate.KIND_COLUMNS])
-    table.add_row("all", *[evaluate._fmt(results["summary"].get(c)) for c in evaluate.KIND_COLUMNS])
+        table.add_row(kind, *[evaluate._fmt(values.get(c)) for c in columns])
+    table.add_row("all", *[evaluate._fmt(results["summary"].get(c)) for c in columns])
     out.print(table)
     summary = Table(title="Summary" + (" vs baselines" if baselines else ""))
     summary.add_column("metric")
-    columns = {"this run": results, **(baselines or {})}
-    for name in columns:
+    runs = {"this run": results, **(baselines or {})}
+    for name in runs:
         summary.add_column(name, justify="right")
-    for metric in evaluate.SUMMARY_COLUMNS:
-        summary.add_row(metric, *[evaluate._fmt(r["summary"].get(metric)) for r in columns.values()])
+    for metric in evaluate.shown_columns(evaluate.SUMMARY_COLUMNS, [r["summary"] for r in runs.values()]):
+        summary.add_row(metric, *[evaluate._fmt(r["summary"].get(metric)) for r in runs.values()])
     out.print(summary)
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import RagError
+from rag.text import split_sentences
 
 KINDS = ("single_fact", "which_papers", "paraphrase", "comparison", "unanswerable")
 RANKING = ("recall@5", "recall@10", "mrr", "ndcg@10")
+EVIDENCE = ("evidence_precision", "evidence_recall", "evidence_f1", "evidence_hit")
 HEADLINE = (
     "recall@10",
     "mrr",
@@ -42,6 +44,7 @@ class GoldQuestion:
     also_ok: tuple[str, ...]
     must_mention: tuple[str, ...]
     answerable: bool
+    evidence: tuple[str, ...] = ()  # gold evidence sentences (highlighted in the abstract), when known
 
 
 def load_gold(path: str | Path) -> list[GoldQuestion]:
@@ -62,6 +65,7 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
                 also_ok=tuple(row.get("also_ok", [])),
                 must_mention=tuple(row.get("must_mention", [])),
                 answerable=bool(row.get("answerable", True)),
+                evidence=tuple(row.get("evidence", [])),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise GoldError(f"{path}, line {number}: not a gold question ({error}); see eval/gold.jsonl.") from None
@@ -84,6 +88,38 @@ def _normalise_fact(text: str) -> str:
 
 def fact_found(fact: str, answer: str) -> bool:
     return _normalise_fact(fact) in _normalise_fact(answer)
+
+
+def _sentence_key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.casefold()))
+
+
+def same_sentence(quoted: str, gold: str) -> bool:
+    """Whether a quoted sentence is the gold one (up to spacing, punctuation and case; a quote may be cut
+    from it or extend it by a clause)."""
+    a, b = _sentence_key(quoted), _sentence_key(gold)
+    if not a or not b:
+        return False
+    if a == b or (min(len(a), len(b)) >= 20 and (a in b or b in a)):
+        return True
+    words_a, words_b = set(a.split()), set(b.split())
+    return len(words_a & words_b) / len(words_a | words_b) >= 0.8
+
+
+def evidence_metrics(quoted: list[str], gold: tuple[str, ...]) -> dict[str, float]:
+    """Sentence-level precision/recall/F1 of the quoted evidence against the gold sentences, and whether
+    any quoted sentence is a gold one."""
+    right = sum(any(same_sentence(q, g) for g in gold) for q in quoted)
+    found = sum(any(same_sentence(q, g) for q in quoted) for g in gold)
+    precision = right / len(quoted) if quoted else 0.0
+    recall = found / len(gold)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "evidence_precision": precision,
+        "evidence_recall": recall,
+        "evidence_f1": f1,
+        "evidence_hit": float(right > 0),
+    }
 
 
 def answer_metrics(gold: GoldQuestion, cited: list[str], answer: str, abstained: bool) -> dict[str, float | None]:
@@ -155,7 +191,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float | int | None]:
     summary: dict[str, float | int | None] = {"questions": len(rows)}
     for name in RANKING:
         summary[name] = _mean(collect(name, answerable))
-    for name in ("citation_precision", "citation_recall", "citation_f1", "fact_recall"):
+    for name in ("citation_precision", "citation_recall", "citation_f1", "fact_recall", *EVIDENCE):
         summary[name] = _mean(collect(name, answerable))
     faithfulness = collect("faithfulness", rows)
     if faithfulness:
@@ -172,7 +208,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, float | int | None]:
 
 def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
     result = {}
-    for kind in KINDS:
+    for kind in dict.fromkeys([*KINDS, *(r["kind"] for r in rows)]):
         subset = [r for r in rows if r["kind"] == kind]
         if subset:
             result[kind] = {k: v for k, v in summarise(subset).items() if v is not None}
@@ -222,6 +258,9 @@ def run_eval(
         answer = ask(gold.question)
         cited = [c.title for c in answer.citations]
         metrics = answer_metrics(gold, cited, answer.text, bool(answer.abstained))
+        quoted = [s for c in answer.citations for s in split_sentences(getattr(c, "evidence", ""))]
+        if gold.evidence:
+            metrics.update(evidence_metrics(quoted, gold.evidence))
         if judge is not None:
             metrics["faithfulness"] = judge(gold.question, answer)
         rows.append(
@@ -237,6 +276,7 @@ def run_eval(
                 "latency_ms": float(answer.latency_ms),
                 "metrics": metrics,
                 "gold_titles": list(gold.gold_titles),
+                "quoted": quoted,
             }
         )
         if progress:
@@ -268,13 +308,28 @@ SUMMARY_COLUMNS = (
     "citation_f1",
     "which_papers_f1",
     "fact_recall",
+    *EVIDENCE,
     "abstention_accuracy",
     "false_abstention_rate",
     "faithfulness",
     "latency_p50_ms",
     "latency_p95_ms",
 )
-KIND_COLUMNS = ("questions", "recall@10", "mrr", "citation_f1", "fact_recall", "abstention_accuracy")
+KIND_COLUMNS = (
+    "questions",
+    "recall@10",
+    "mrr",
+    "citation_f1",
+    "fact_recall",
+    "evidence_f1",
+    "abstention_accuracy",
+    "false_abstention_rate",
+)
+
+
+def shown_columns(columns: tuple[str, ...], tables: list[dict[str, Any]]) -> list[str]:
+    """The columns that have a value somewhere (evidence metrics only for sets with gold evidence, …)."""
+    return [c for c in columns if any(t.get(c) is not None for t in tables)]
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -285,6 +340,9 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def report_markdown(results: dict[str, Any], baselines: dict[str, dict[str, Any]] | None = None) -> str:
     config = results["config"]
+    every = [results, *(baselines or {}).values()]
+    metrics = shown_columns(SUMMARY_COLUMNS, [r["summary"] for r in every])
+    kind_columns = shown_columns(KIND_COLUMNS, list(results["by_kind"].values()))
     parts = [
         "# Evaluation report",
         "",
@@ -294,7 +352,7 @@ def report_markdown(results: dict[str, Any], baselines: dict[str, dict[str, Any]
         "",
         "## Summary",
         "",
-        markdown_table(["metric", "value"], [[m, _fmt(results["summary"].get(m))] for m in SUMMARY_COLUMNS]),
+        markdown_table(["metric", "value"], [[m, _fmt(results["summary"].get(m))] for m in metrics]),
     ]
     if baselines:
         names = list(baselines)
@@ -304,7 +362,7 @@ def report_markdown(results: dict[str, Any], baselines: dict[str, dict[str, Any]
             "",
             markdown_table(
                 ["metric", *names],
-                [[m, *[_fmt(baselines[n]["summary"].get(m)) for n in names]] for m in SUMMARY_COLUMNS],
+                [[m, *[_fmt(baselines[n]["summary"].get(m)) for n in names]] for m in metrics],
             ),
         ]
     parts += [
@@ -312,8 +370,8 @@ def report_markdown(results: dict[str, Any], baselines: dict[str, dict[str, Any]
         "## By kind",
         "",
         markdown_table(
-            ["kind", *KIND_COLUMNS],
-            [[kind, *[_fmt(values.get(c)) for c in KIND_COLUMNS]] for kind, values in results["by_kind"].items()],
+            ["kind", *kind_columns],
+            [[kind, *[_fmt(values.get(c)) for c in kind_columns]] for kind, values in results["by_kind"].items()],
         ),
         "",
         "## Failures",
@@ -327,6 +385,7 @@ def report_markdown(results: dict[str, Any], baselines: dict[str, dict[str, Any]
             f"### {row['id']} ({row['kind']}): {row['question']}",
             f"- gold: {', '.join(row['gold_titles']) or '(unanswerable)'}",
             f"- cited: {', '.join(row['cited']) or '(nothing)'}{' — abstained' if row['abstained'] else ''}",
+            *([f"- quoted: {' | '.join(row.get('quoted', []))}"] if row.get("quoted") else []),
             f"- metrics: {', '.join(f'{k}={_fmt(v)}' for k, v in row['metrics'].items())}",
             "",
         ]
@@ -339,9 +398,10 @@ def is_failure(row: dict[str, Any]) -> bool:
         return not row["abstained"]
     return (
         row["abstained"]
-        or (metrics.get("citation_f1") or 0.0) < 0.5
+        or (metrics.get("citation_f1") or 0.0) < 1.0
         or (metrics.get("fact_recall") is not None and metrics["fact_recall"] < 1.0)
         or (metrics.get("recall@10") is not None and metrics["recall@10"] < 1.0)
+        or metrics.get("evidence_hit") == 0.0
     )
 
 
