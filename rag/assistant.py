@@ -199,9 +199,9 @@ class Assistant:
             except AnswerFault as error:
                 answerer, fault = self.answerers.extractive, error
         retrieval = self.retriever.retrieve(rewritten or text, k=options.k, mode=options.retriever)
-        planned = plan(retrieval, self.settings, self.retriever.hit_texts)
+        planned = plan(retrieval, self.settings, self.retriever)
         if planned.abstain_reason:
-            retrieved = [p.title for p in retrieval.papers]
+            retrieved = [p.title for p in planned.ranked]
             answer = abstention(text, retrieved, answerer.mode, planned.abstain_reason)
             answer.notice = answerer.abstain_notice
         else:

@@ -18,7 +18,7 @@ from rag.answer import ABSTAIN_TEXT, Answer, Citation, SentenceVerdict, full_tex
 from rag.answerers.base import Draft
 from rag.decide import Plan
 from rag.errors import AnswerFault
-from rag.evidence import quote_for
+from rag.evidence import choose_quotes, question_terms
 from rag.text import content_terms, mentions, specific_terms
 
 UNSUPPORTED_MARK = "⚠"
@@ -175,10 +175,10 @@ def check_answer(text: str, sources: Mapping[int, str], mark: str = UNSUPPORTED_
         if sentence.strip():
             verdict = check_sentence(sentence, sources)
             verdicts.append(verdict)
-            if verdict.citations and not verdict.supported and mark:
+            if not verdict.supported and mark:  # a claim citing nothing is marked like an unbacked one
                 sentence = f"{sentence.rstrip()} {mark}"
         parts.append(sentence + separator)
-    unsupported = [v for v in verdicts if v.citations and not v.supported]
+    unsupported = [v for v in verdicts if not v.supported]
     return CheckResult("".join(parts).strip(), verdicts, removed, citations_in(cleaned), unsupported)
 
 
@@ -201,7 +201,8 @@ def _citations(check: CheckResult, draft: Draft, plan: Plan) -> list[Citation]:
         quote = source.quote
         if quote is None:
             claims = " ".join(v.sentence for v in check.sentences if n in v.citations)
-            quote = quote_for(claims, paper) or source.text.partition("\n")[2]
+            quote = " ".join(choose_quotes(question_terms(claims, None), paper, limit=1))
+            quote = quote or source.text.partition("\n")[2]
         abstract = paper.abstract or plan.abstract(paper)
         citations.append(
             Citation(n, paper.paper_id, paper.title, quote, paper.url, round(paper.relevance, 4), abstract)
@@ -217,7 +218,7 @@ def checked_answer(draft: Draft, plan: Plan) -> Answer:
     """
     sources = {s.n: s.text for s in draft.sources}
     check = check_answer(draft.text, sources)
-    retrieved = [p.title for p in plan.retrieval.papers]
+    retrieved = [p.title for p in plan.ranked]
     if _NO_ANSWER.search(_normal(draft.text)):
         return _model_abstained(draft, plan, check, retrieved)
     if not check.cited:
@@ -231,15 +232,20 @@ def checked_answer(draft: Draft, plan: Plan) -> Answer:
     if check.removed:
         cited = ", ".join(f"[{n}]" for n in check.removed)
         notes.append(f"Removed citation{'s' if len(check.removed) > 1 else ''} {cited}: no such source.")
-    if check.unsupported:
-        count = len(check.unsupported)
+    unbacked = [v for v in check.unsupported if v.citations]
+    uncited = [v for v in check.unsupported if not v.citations]
+    if unbacked:
+        count = len(unbacked)
         notes.append(
             f"{count} sentence{'s' if count > 1 else ''} marked {UNSUPPORTED_MARK}: "
             "the cited source does not contain its numbers or key terms."
         )
+    if uncited:
+        count = len(uncited)
+        notes.append(f"{count} sentence{'s' if count > 1 else ''} marked {UNSUPPORTED_MARK}: no source cited.")
     text = full_text(check.text, citations)
     if check.unsupported:
-        text += f"\n{UNSUPPORTED_MARK} = not backed by the cited source (numbers or key terms missing)."
+        text += f"\n{UNSUPPORTED_MARK} = not backed by a cited source (numbers or key terms missing, or nothing cited)."
     return Answer(
         question=plan.question,
         text=text,

@@ -62,17 +62,9 @@ class Settings(BaseSettings):
     abstain_below: float = Field(
         default=0.20, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
     )
-    list_min_relevance: float = Field(
-        default=0.40, description="'Which papers' answers list every paper scoring at least this..."
-    )
-    list_max_drop: float = Field(
-        default=0.15, description="...and within this distance of the second-best paper's score."
-    )
-    list_keyword_weight: float = Field(
-        default=0.3, description="Share of the relative BM25 score added to relevance when listing papers."
-    )
-    compare_max_drop: float = Field(
-        default=0.15, description="Comparison answers cite papers within this distance of the best one."
+    low_relevance_below: float = Field(
+        default=0.40,
+        description="An answer whose best cited paper's relevance is below this is flagged as low relevance.",
     )
     max_question_chars: int = Field(default=2000, ge=50, description="Longer questions are truncated.")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.text import latex_to_text
 
 MAX_TITLE_CHARS = 500
 MAX_ABSTRACT_CHARS = 20_000
@@ -71,7 +72,8 @@ def first_url(text: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.split())
+    """One line of plain text: LaTeX escapes undone ("79.2\\%" -> "79.2%"), whitespace collapsed."""
+    return " ".join(latex_to_text(text).split())
 
 
 def make_paper(

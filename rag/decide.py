@@ -1,8 +1,9 @@
-"""The decision step of the pipeline: the shape of the answer, the papers it cites, or abstention.
+"""The decision step of the pipeline: the answer's shape, the papers it cites, or abstention.
 
 Runs after retrieval and before any answerer, so every answerer gets the same decision: a question the
 collection cannot answer never reaches a model, and a "which papers" list has the same members whoever
-writes it. Why to abstain is ``rag.abstain``'s job; this module applies it to the papers chosen here.
+writes it. Membership rests on each paper's own support for the question (``rag.evidence.support``), not
+on its distance to another paper; why to abstain is ``rag.abstain``'s job.
 """
 
 from __future__ import annotations
@@ -10,68 +11,67 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
-from rag.abstain import abstain_reason, missing_specifics
+from rag.abstain import abstain_reason
 from rag.config import Settings
+from rag.evidence import QuestionTerms, Support, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
-from rag.text import mentions
+from rag.text import mentions, named_terms, normalise
 
 Shape = Literal["single", "list", "comparison"]
 PaperTexts = Callable[[list[PaperHit]], dict[str, str]]  # paper id -> "title\nabstract"
-MAX_LIST = 12
-MAX_COMPARISON = 4
 
-_LIST_PATTERNS = [
-    r"^\s*(which|what)\s+(papers|works|studies|abstracts|articles|methods|approaches|benchmarks|models)\b",
-    r"^\s*(list|name|find|show)\b.*\b(papers|works|studies)\b",
-    r"\b(which|what|any|all)\s+(of\s+the\s+)?(papers|works|studies|abstracts)\b",
-    r"\bpapers\s+(that|which|about|on)\b",
-]
-_COMPARISON_PATTERNS = [
-    r"\bcompare\b",
-    r"\bcomparison\b",
-    r"\bdiffer",
-    r"\bversus\b",
-    r"\bvs\.?\s",
-    r"\bboth\b",
-    r"\bcontrast\b",
-    r"\bsimilar(ity|ities)?\b",
-    r"\bbetween\b.*\band\b",
-]
+# A paper beyond the best one is cited when its support reaches this (fitted on the dev sets): a list
+# takes every paper with some support, a comparison the ones clearly involved, a single answer only a
+# paper as well supported as the best.
+CITE_FROM: dict[Shape, float] = {"single": 0.5, "list": 0.05, "comparison": 0.2}
+MOST_CITED: dict[Shape, int] = {"single": 3, "list": 12, "comparison": 4}
+
+# What the question asks for, from how it is phrased: a comparison, several papers, or one paper or fact.
+# "Which paper…" (singular) outranks comparison words inside a quoted description.
+_ONE_PAPER = re.compile(
+    r"\b(which|what) (paper|work|study|article|one)\b(?!s)"
+    r"|\bthe (paper|one|work|study)\b (that|where|which|in which)\b",
+    re.IGNORECASE,
+)
+_COMPARISON = re.compile(
+    r"\b(compare[sd]?|comparison|comparing|contrast(ing|s)?|versus|vs\.?|differ(s|ence|ences|ent|ently)?|"
+    r"similarit(y|ies)|both)\b",
+    re.IGNORECASE,
+)
+_SEVERAL_PAPERS = re.compile(r"\b(papers|works|studies|articles|ones|abstracts)\b|\blist\b", re.IGNORECASE)
+_FINDS_A_PAPER = re.compile(
+    r"\b(which|what)\s+(papers?|works?|stud(y|ies)|articles?|methods?|approach(es)?)\b"
+    r"|\b(find|identify|name)\s+the\s+(paper|work|study)\b|\bis there (a|any)\s+(paper|work|study|method)\b",
+    re.IGNORECASE,
+)
 
 
 def question_shape(question: str) -> Shape:
-    """``list`` (which papers…), ``comparison`` (X vs Y) or ``single``."""
-    q = question.casefold()
-    if any(re.search(p, q) for p in _COMPARISON_PATTERNS):
+    """``comparison`` (X vs Y), ``list`` (which papers…) or ``single`` (one paper, or a fact)."""
+    one = bool(_ONE_PAPER.search(question))
+    if _COMPARISON.search(question) and not one:
         return "comparison"
-    if any(re.search(p, q) for p in _LIST_PATTERNS):
+    if _SEVERAL_PAPERS.search(question) and not one:
         return "list"
     return "single"
 
 
-def list_score(paper: PaperHit, settings: Settings) -> float:
-    """Relevance plus a share of the relative BM25 score: list questions often hinge on exact terms."""
-    return paper.relevance + settings.list_keyword_weight * paper.keyword
+def finds_papers(question: str, shape: Shape) -> bool:
+    """The question asks *which* paper(s) rather than for a fact: a detail its answer does not name
+    (a baseline in a description of the paper) is then no reason to abstain."""
+    return shape == "list" or bool(_FINDS_A_PAPER.search(question))
 
 
-def select_papers(retrieval: Retrieval, shape: Shape, settings: Settings) -> list[PaperHit]:
-    papers = retrieval.papers
-    top = papers[0].relevance
-    if shape == "list":
-        # Anchored on the second-best paper: a near-verbatim title match should not raise the bar for the rest.
-        scores = sorted((list_score(p, settings) for p in papers), reverse=True)
-        anchor = scores[1] if len(scores) > 1 else scores[0]
-        floor = max(settings.list_min_relevance, anchor - settings.list_max_drop)
-        chosen = [p for p in papers if list_score(p, settings) >= floor][:MAX_LIST]
-    elif shape == "comparison":
-        floor = max(settings.list_min_relevance, top - settings.compare_max_drop)
-        chosen = [p for p in papers if p.relevance >= floor][:MAX_COMPARISON]
-        chosen = chosen if len(chosen) >= 2 else papers[:2]
-    else:
-        chosen = papers[:1]
-    return chosen or papers[:1]
+class Collection(Protocol):
+    """What the decision reads from the collection (``rag.retrieve.Retriever`` provides it)."""
+
+    def hit_texts(self, papers: list[PaperHit]) -> dict[str, str]: ...
+
+    def weigh(self, terms: set[str]) -> dict[str, float]: ...
+
+    def uses(self, stem: str) -> bool: ...
 
 
 @dataclass
@@ -80,6 +80,8 @@ class Plan:
 
     retrieval: Retrieval
     shape: Shape
+    terms: QuestionTerms
+    supports: list[Support]  # every paper of the pool, best supported first
     papers: list[PaperHit]  # the papers to cite, best first
     texts: dict[str, str]  # paper id -> "title\nabstract"
     abstain_reason: str | None
@@ -89,30 +91,65 @@ class Plan:
     def question(self) -> str:
         return self.retrieval.question
 
+    @property
+    def ranked(self) -> list[PaperHit]:
+        """The ranking shown with the answer: the k best supported papers."""
+        return [s.paper for s in self.supports[: self.retrieval.k]]
+
     def abstract(self, paper: PaperHit) -> str:
-        return self.texts.get(paper.paper_id, "").partition("\n")[2]
+        return self.texts.get(paper.paper_id, "").partition("\n")[2] or paper.abstract
 
 
-def plan(retrieval: Retrieval, settings: Settings, paper_texts: PaperTexts) -> Plan:
+def named_papers(question: str, names: list[str], supports: list[Support]) -> list[PaperHit]:
+    """The papers the question names: by their short title ("LIMO", "Mind Your Step (by Step)": the part of
+    the title before a colon, or a whole title of a few words), or by a name of the question that only their
+    title contains."""
+    asked = normalise(question)
+    named = []
+    for s in supports:
+        short = s.paper.title.split(":", 1)[0]
+        if len(short.split()) <= 10 and normalise(short) in asked:
+            named.append(s.paper)
+    for name in names:
+        titles = [s.paper for s in supports if mentions(s.paper.title, name)]
+        if len(titles) == 1 and titles[0] not in named:
+            named.append(titles[0])
+    return named
+
+
+def cited(supports: list[Support], shape: Shape) -> list[PaperHit]:
+    """The best supported paper, and every other whose support reaches the shape's bar."""
+    chosen = supports[:1] + [s for s in supports[1:] if s.probability >= CITE_FROM[shape]]
+    return [s.paper for s in chosen[: MOST_CITED[shape]]]
+
+
+def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Plan:
     """The question's shape, the papers to cite, their texts, and the reason to abstain instead (or None)."""
-    shape = question_shape(retrieval.question)
+    question = retrieval.question
+    shape = question_shape(question)
+    terms = question_terms(question, collection.weigh)
     if not retrieval.papers:
-        return Plan(retrieval, shape, [], {}, "nothing is indexed", False)
-    papers = select_papers(retrieval, shape, settings)
-    texts = paper_texts(papers)
-    if shape == "comparison":
-        # A paper the question names but the selection missed joins it, found by the name in its title.
-        missing = missing_specifics(retrieval.question, "\n".join(texts.values()))
-        named = [p for p in retrieval.papers if p not in papers and any(mentions(p.title, t) for t in missing)]
-        if named:
-            papers = papers + named[: max(1, MAX_COMPARISON - len(papers))]
-            texts = paper_texts(papers)
+        return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
+    supports = sorted(support(terms, retrieval.papers), key=lambda s: s.probability, reverse=True)
+    names = named_terms(question, collection.uses)
+    named = named_papers(question, names, supports)
+    papers = cited(supports, shape)
+    if shape == "single" and len(named) == 1:
+        papers = named  # "What does AsyncFlow report?": the paper it names, whatever else matches
+    elif shape == "comparison" and len(named) >= 2:
+        papers = named  # "Compare LIMO and DeepDistill": exactly the papers it names
+    elif shape == "comparison":
+        papers = (papers + [p for p in named if p not in papers])[: MOST_CITED[shape]]
+    texts = collection.hit_texts(papers)
     reason = abstain_reason(
-        retrieval.papers[0].relevance,
-        retrieval.question,
+        question,
+        terms,
+        names,
         "\n".join(texts.values()),
-        settings,
-        single_paper=shape == "single",
+        top_relevance=retrieval.papers[0].relevance,
+        facts_expected=shape == "single",
+        finds_papers=finds_papers(question, shape),
+        settings=settings,
     )
-    low = papers[0].relevance < settings.list_min_relevance
-    return Plan(retrieval, shape, papers, texts, reason, low)
+    low = papers[0].relevance < settings.low_relevance_below
+    return Plan(retrieval, shape, terms, supports, papers, texts, reason, low)

@@ -1,60 +1,184 @@
-"""Choosing the evidence: which sentences of a paper's abstract support an answer.
+"""The evidence: how strongly each retrieved paper supports a question, and which of its sentences to quote.
 
-The extractive answerer quotes what this module picks; a generated answer's citation cards quote the
-sentence that best matches the claims citing that paper.
+Everything here is measured on the papers' own text, never on the wording of the question alone:
+
+* a question's terms are weighted by how rare they are in the collection (BM25's IDF), so "survey" or
+  "GPQA" count for more than "model" or "paper";
+* a sentence's *coverage* is the weighted share of the question's terms it contains, after normalising
+  case, hyphens, digit spacing, plurals and LaTeX (``rag.text.content_terms``);
+* a paper's *support* for the question combines its best sentence's coverage, its title's coverage, its
+  keyword score and how far its similarity and coverage fall behind the best paper's, through weights
+  fitted on the dev question sets (``eval/fit_weights.py``; checked on held-out sets);
+* the quoted sentences are chosen greedily: the best sentence first, then each further sentence only if it
+  covers question terms the earlier ones did not (so a two-part question gets both facts, a one-fact
+  question one sentence).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
-from rag.retrieve import PaperHit
-from rag.text import content_terms, split_sentences
+from rag.retrieve import PaperHit, focus_query
+from rag.text import content_terms, split_sentences, states_a_number
+
+Weigh = Callable[[set[str]], dict[str, float]]  # stems -> IDF in the collection
+
+# Paper support: logistic weights over its best sentence's coverage, its title's coverage, its relative
+# keyword score, its fused rank, and its similarity and coverage gaps to the best paper of the pool.
+# Fitted by eval/fit_weights.py on the dev sets.
+SUPPORT_WEIGHTS = {
+    "sentence": 4.339,
+    "title": 2.851,
+    "keyword": 4.391,
+    "rank": 2.587,
+    "similarity_gap": -3.616,
+    "coverage_gap": -2.963,
+}
+SUPPORT_BIAS = -6.212
+# Quoting: a sentence's score is its chunk's similarity plus QUOTE_COVERAGE x the share of question terms it
+# newly covers (plus QUOTE_NUMBER when the question asks for a quantity and the sentence states one);
+# after the first, similarity counts QUOTE_LATER_SIMILARITY as much and a sentence must newly cover at
+# least QUOTE_MIN_GAIN of the question. Fitted on ACLSum train (evidence F1) and dev (fact recall).
+QUOTE_COVERAGE = 2.0
+QUOTE_NUMBER = 0.15
+QUOTE_LATER_SIMILARITY = 0.5
+QUOTE_MIN_GAIN = 0.05
+
 
 _QUANTITY = re.compile(
     r"\b(how (many|much|large|big|often|long)|what (\w+ ){0,2}(accuracy|rate|score|percentage|number|size|gain|"
     r"improvement|speed-?up|throughput|pass rate)|by how much|how \w+er)\b",
     re.IGNORECASE,
 )
-_NUMBER = re.compile(r"\d")
 
 
 def asks_for_quantity(question: str) -> bool:
     return bool(_QUANTITY.search(question))
 
 
-def best_sentences(
-    question: str,
-    question_terms: set[str],
-    paper: PaperHit,
-    abstract: str = "",
-    limit: int = 1,
-    overlap_weight: float = 1.0,
-) -> list[str]:
-    """The sentences of the paper's best chunks that share the most terms with the question.
+@dataclass(frozen=True)
+class QuestionTerms:
+    """A question's content terms (stems) and their weights: rarer in the collection, heavier."""
 
-    The chunk's similarity to the question is part of the score, so a paraphrased question still gets
-    the semantically closest passage; questions asking for a quantity prefer sentences with numbers.
-    """
-    wants_number = asks_for_quantity(question)
-    similarity = {}
+    question: str
+    weights: dict[str, float]
+
+    @property
+    def terms(self) -> set[str]:
+        return set(self.weights)
+
+    def coverage(self, terms: AbstractSet[str]) -> float:
+        """The weighted share of the question's terms found in ``terms``."""
+        total = sum(self.weights.values())
+        return sum(w for t, w in self.weights.items() if t in terms) / total if total else 0.0
+
+
+def question_terms(question: str, weigh: Weigh | None) -> QuestionTerms:
+    terms = content_terms(focus_query(question))
+    weights = weigh(terms) if weigh is not None else dict.fromkeys(terms, 1.0)
+    return QuestionTerms(question, {t: weights.get(t, 1.0) for t in terms})
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    similarity: float  # cosine similarity to the question of the chunk that holds it
+    terms: frozenset[str]
+
+
+def sentences(paper: PaperHit) -> list[Sentence]:
+    """The paper's abstract, sentence by sentence, each with its chunk's similarity to the question."""
+    similarity: dict[str, float] = {}
     for chunk in paper.chunks:
         for sentence in split_sentences(chunk.text):
             similarity.setdefault(sentence, chunk.similarity)
-    sentences = split_sentences(abstract) if abstract else list(similarity)
-    scored: list[tuple[float, int, str]] = []
-    for order, sentence in enumerate(sentences):
-        terms = content_terms(sentence)
-        overlap = len(question_terms & terms) / (len(question_terms) or 1)
-        score = similarity.get(sentence, 0.0) + overlap_weight * overlap
-        if wants_number and _NUMBER.search(sentence):
-            score += 0.25
-        scored.append((score, order, sentence))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    # Keep the quoted sentences in their order in the abstract.
-    return [sentence for _, _, sentence in sorted(scored[:limit], key=lambda item: item[1])]
+    texts = split_sentences(paper.abstract) if paper.abstract else list(similarity)
+    found = []
+    for text in texts:
+        score = similarity.get(text)
+        if score is None:  # split differently from its chunk: the chunk that contains it
+            score = max((c.similarity for c in paper.chunks if text in c.text or c.text in text), default=0.0)
+        found.append(Sentence(text, score, content_terms(text)))
+    return found
 
 
-def quote_for(claims: str, paper: PaperHit) -> str:
-    """The paper's sentence that best supports ``claims`` (the answer sentences citing it)."""
-    return " ".join(best_sentences(claims, content_terms(claims), paper, limit=1))
+@dataclass
+class Support:
+    """How strongly one paper supports the question."""
+
+    paper: PaperHit
+    probability: float  # that the paper belongs in the answer (fitted on dev sets)
+    sentence_coverage: float  # of its best sentence
+    title_coverage: float
+    coverage: float  # of its whole title and abstract
+    features: dict[str, float]
+
+
+def _logistic(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value))
+
+
+def support_features(question: QuestionTerms, papers: Sequence[PaperHit]) -> list[dict[str, float]]:
+    """What the support of each paper (in fused-rank order) is computed from."""
+    rows = []
+    for paper in papers:
+        own = sentences(paper)
+        title = question.coverage(content_terms(paper.title))
+        best = max((question.coverage(s.terms) for s in own), default=0.0)
+        whole = question.coverage(set().union(*(s.terms for s in own), content_terms(paper.title)))
+        rows.append((paper, title, best, whole))
+    top_similarity = max((p.relevance for p in papers), default=0.0)
+    top_coverage = max((row[3] for row in rows), default=0.0)
+    return [
+        {
+            "sentence": best,
+            "title": title,
+            "coverage": whole,
+            "keyword": paper.keyword,
+            "rank": 1.0 / (rank + 1),
+            "similarity_gap": top_similarity - paper.relevance,
+            "coverage_gap": top_coverage - whole,
+        }
+        for rank, (paper, title, best, whole) in enumerate(rows)
+    ]
+
+
+def support(question: QuestionTerms, papers: Sequence[PaperHit]) -> list[Support]:
+    """Every paper's support for the question, in the order given (the fused ranking)."""
+    result = []
+    for paper, features in zip(papers, support_features(question, papers), strict=True):
+        value = SUPPORT_BIAS + sum(weight * features[name] for name, weight in SUPPORT_WEIGHTS.items())
+        result.append(
+            Support(paper, _logistic(value), features["sentence"], features["title"], features["coverage"], features)
+        )
+    return result
+
+
+def choose_quotes(question: QuestionTerms, paper: PaperHit, limit: int, wants_number: bool = False) -> list[str]:
+    """Up to ``limit`` sentences of the paper that answer the question, in the abstract's order.
+
+    The first is the best-scoring sentence; each further one must newly cover part of the question.
+    """
+    own = sentences(paper)
+    chosen: list[int] = []
+    covered: set[str] = set()
+    for step in range(limit):
+        best: tuple[float, int, float] | None = None
+        for index, sentence in enumerate(own):
+            if index in chosen:
+                continue
+            gain = question.coverage(sentence.terms - covered)
+            number = wants_number and states_a_number(sentence.text)
+            score = sentence.similarity * (1.0 if step == 0 else QUOTE_LATER_SIMILARITY) + QUOTE_COVERAGE * gain
+            score += QUOTE_NUMBER if number else 0.0
+            if best is None or score > best[0]:
+                best = (score, index, gain + (QUOTE_MIN_GAIN if number else 0.0))
+        if best is None or (step > 0 and best[2] < QUOTE_MIN_GAIN):
+            break
+        chosen.append(best[1])
+        covered |= own[best[1]].terms
+    return [own[i].text for i in sorted(chosen)]

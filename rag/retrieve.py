@@ -27,7 +27,8 @@ from rag.ingest import (
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore
 
-EVIDENCE_PAPERS = 12  # leading papers whose every chunk is scored for evidence
+POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
+EVIDENCE_PAPERS = POOL  # leading papers whose every chunk is scored for evidence
 _LIST_SCAFFOLD = re.compile(
     r"^\s*(which|what|list|name|find|show me)\s+(the\s+)?(papers|works|studies|abstracts|articles)\s+"
     r"((in this collection|here)\s+)?((say|show|find|claim|argue|report|suggest|demonstrate)s?\s+(that\s+)?)?",
@@ -73,9 +74,10 @@ class PaperHit:
 @dataclass
 class Retrieval:
     question: str
-    papers: list[PaperHit]
+    papers: list[PaperHit]  # the pool, best first by fused rank (at least k papers when the store has them)
     query_vector: np.ndarray
     mode: str
+    k: int = 10  # how many papers the ranking shows
 
 
 class Retriever:
@@ -118,6 +120,16 @@ class Retriever:
                 clear_interrupted_marker(self.settings)
             return self._keyword
 
+    def weigh(self, terms: set[str]) -> dict[str, float]:
+        """Each stemmed term's IDF in the collection (all 1.0 while there is no keyword index)."""
+        index = self.keyword_index()
+        return index.idf(terms) if index is not None else dict.fromkeys(terms, 1.0)
+
+    def uses(self, stem: str) -> bool:
+        """Whether any indexed text contains the stemmed word (True while there is no keyword index)."""
+        index = self.keyword_index()
+        return index is None or index.document_frequency(stem) > 0
+
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
         """Title and full abstract of each paper (stored on the paper's first chunk)."""
         if not paper_ids:
@@ -140,13 +152,13 @@ class Retriever:
         if mode not in RETRIEVERS:
             raise OptionError(f"retriever {mode!r} is not one of {', '.join(RETRIEVERS)}")
         query_vector = self.embedder.embed_query(focus_query(question))
-        candidates = max(self.settings.candidates, 6 * k)
+        candidates = max(self.settings.candidates, 6 * max(k, POOL))
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
-        papers = self._by_paper(chunks, k)
+        papers = self._by_paper(chunks, max(k, POOL))
         self._complete_chunks(papers[:EVIDENCE_PAPERS], query_vector)
-        return Retrieval(question, papers, query_vector, mode)
+        return Retrieval(question, papers, query_vector, mode, k)
 
     def _complete_chunks(self, papers: list[PaperHit], query_vector: np.ndarray) -> None:
         """Give the leading papers every one of their chunks, scored, so evidence can come from any sentence;

@@ -7,11 +7,22 @@ and the UI's highlighting all agree on what a "term" is.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?%?")
+_WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)?%?")
+_LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_]{2,})")
+_SCALE = re.compile(r"(?<=\d)\s*(k|m|b|thousand|million|billion)\b", re.IGNORECASE)
+_SCALES = {"k": "thousand", "m": "million", "b": "billion"}
+# LaTeX that abstracts carry over from their sources: escapes, accents, formatting commands, inline math.
+_LATEX_ESCAPE = re.compile(r"\\([%$&_#{}])")
+_LATEX_ACCENT = re.compile(r"\\([\"'`^~])\{?([A-Za-z])\}?")
+_LATEX_COMMAND = re.compile(r"\\(?:textbf|textit|texttt|textsc|emph|url|mathrm|mathbf|text)\{([^{}]*)\}")
+_LATEX_MATH = re.compile(r"\$([^$]{1,80})\$")
+_ACCENTS = {'"': "\u0308", "'": "\u0301", "`": "\u0300", "^": "\u0302", "~": "\u0303"}
 _TOKEN = re.compile(r"[^\s,;:!?()\"“”]+")
 
 # Words that open or glue a question; never a named thing even when capitalised.
@@ -90,19 +101,42 @@ def is_stopword(word: str) -> bool:
     return folded in stopwords() or folded in QUESTION_WORDS
 
 
+def latex_to_text(text: str) -> str:
+    """``T\\"ULU`` -> ``TÜLU``, ``79.2\\%`` -> ``79.2%``, ``\\textbf{ghost}`` -> ``ghost``, ``$k$`` -> ``k``."""
+    if "\\" not in text and "$" not in text:
+        return text
+    text = _LATEX_COMMAND.sub(r"\1", text)
+    text = _LATEX_ACCENT.sub(lambda m: unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)]), text)
+    text = _LATEX_ESCAPE.sub(r"\1", text)
+    return _LATEX_MATH.sub(r"\1", text)
+
+
+def split_letters_and_digits(text: str) -> str:
+    """``AIME2024`` -> ``AIME 2024`` and ``3.34M`` -> ``3.34 million``, so both spellings match."""
+    text = _SCALE.sub(lambda m: " " + _SCALES.get(m.group(1).casefold(), m.group(1).casefold()), text)
+    return _LETTER_DIGIT.sub(" ", text)
+
+
 def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
-def content_terms(text: str) -> set[str]:
-    """The stems of the words that carry meaning (stop words and one-letter words dropped)."""
-    words = [w for w in _WORD.findall(text.casefold()) if w not in stopwords() and len(w) > 1]
-    return set(stemmer().stemWords(words))
+@lru_cache(maxsize=65536)
+def content_terms(text: str) -> frozenset[str]:
+    """The stems of the words that carry meaning (stop words and one-letter words dropped), after the
+    spellings of one thing are made one ("AIME 2024" and "AIME2024", "3.34M" and "3.34 million").
+
+    Cached: the same abstract sentences are scored for question after question."""
+    text = split_letters_and_digits(latex_to_text(text)).casefold().replace("-", " ")
+    words = [w for w in _WORD.findall(text) if w not in stopwords() and len(w) > 1]
+    return frozenset(stemmer().stemWords(words))
 
 
 def normalise(text: str) -> str:
-    """Case-folded words separated by single spaces, padded with a space on each side for whole-word search."""
-    return " " + " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split()) + " "
+    """Case-folded words separated by single spaces, padded with a space on each side for whole-word search;
+    letters and digits apart and LaTeX undone, so "AIME2024" matches "AIME 2024"."""
+    text = split_letters_and_digits(latex_to_text(text)).casefold()
+    return " " + " ".join(re.sub(r"[^\w]+", " ", text).split()) + " "
 
 
 def mentions(text: str, term: str) -> bool:
@@ -113,6 +147,76 @@ def mentions(text: str, term: str) -> bool:
     if needle.endswith("s") and len(needle) > 3:
         candidates.add(needle[:-1])
     return any(f" {c} " in haystack or f" {c}s " in haystack for c in candidates)
+
+
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|"
+    r"half|twice|double|triple)\b",
+    re.IGNORECASE,
+)
+
+
+def states_a_number(text: str) -> bool:
+    """Whether ``text`` gives a figure, in digits or in words ("thirteen tasks", "twice as fast")."""
+    return bool(_NUMBER.search(text))
+
+
+def acronym_of(text: str, term: str) -> bool:
+    """Whether ``term`` abbreviates words of ``text``: ``CoT`` for "chain-of-thought", ``LMs`` for "language models"."""
+    letters = re.sub(r"[^a-z]", "", term.casefold())
+    if letters.endswith("s") and len(letters) > 2 and not term.isupper():
+        letters = letters[:-1]
+    if not 2 <= len(letters) <= 6:
+        return False
+    words = re.findall(r"[a-z0-9]+", text.casefold())
+    initials = "".join(w[0] for w in words)
+    return letters in initials
+
+
+def _looks_like_an_identifier(word: str) -> bool:
+    """Digits, a capital after the first letter, or all capitals: ``GPT-4o``, ``HumanEval``, ``GPQA``."""
+    letters = [ch for ch in word if ch.isalpha()]
+    all_caps = len(letters) >= 2 and all(ch.isupper() for ch in letters)
+    return any(ch.isdigit() for ch in word) or any(ch.isupper() for ch in word[1:]) or all_caps
+
+
+def named_terms(question: str, used_by_collection: Callable[[str], bool]) -> list[str]:
+    """The names a question uses: what an abstract must mention, word for word, to answer it.
+
+    Typographic identifiers (``AIME2024``, ``HumanEval``, ``GPQA``, each part of ``CVAE-based``),
+    capitalised compounds (``Tree-of-Thoughts``), and capitalised words inside a sentence that the collection
+    never uses (``Mamba``). A capitalised word the collection does use ("Existing", "While") is an ordinary
+    word at the start of a quoted clause, not a name. ``used_by_collection(stem)`` tells which stems occur.
+    """
+    found: list[str] = []
+    for match in _TOKEN.finditer(question):
+        token = match.group()
+        word = re.sub(r"['’]s$", "", token.strip(".'’\"“”…"))
+        if not word or not any(ch.isalnum() for ch in word) or is_stopword(word):
+            continue
+        parts = [part for part in word.split("-") if part]
+        before = question[: match.start()].rstrip()
+        starts_sentence = not before or before.endswith((":", ".", "?", "!", '"', "“", "'", "‘"))
+        if len(parts) > 1 and sum(p[:1].isupper() for p in parts) >= 2 and not starts_sentence:
+            if not any(_looks_like_an_identifier(p) for p in parts):
+                found.append(word)  # Tree-of-Thoughts, Chain-of-Thought
+                continue
+        if len(parts) > 1 and all(_looks_like_an_identifier(p) for p in parts):
+            found.append(word)  # GPT-4o, Qwen2.5-32B: one name
+            continue
+        for part in parts:
+            if is_stopword(part) or not any(ch.isalnum() for ch in part):
+                continue
+            unseen = (
+                part[:1].isupper()
+                and not starts_sentence
+                and len(part) >= 3
+                and not any(used_by_collection(stem) for stem in content_terms(part))
+            )
+            if _looks_like_an_identifier(part) or unseen:
+                found.append(part)
+    return list(dict.fromkeys(found))
 
 
 def specific_terms(question: str) -> list[str]:

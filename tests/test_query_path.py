@@ -14,7 +14,7 @@ import pytest
 
 from rag.assistant import AskOptions, Assistant
 from rag.config import Settings
-from rag.keyword import MANIFEST, KeywordIndex
+from rag.keyword import FORMAT, MANIFEST, KeywordIndex
 from rag.retrieve import focus_query
 from rag.store import ChunkStore
 
@@ -126,7 +126,7 @@ def test_a_store_from_before_chunk_totals_answers_the_same(bundled_index: Path, 
     for question in (ASYNCFLOW, COT):
         assert summary(old, question) == summary(fresh, question)
     assert old.papers() == fresh.papers()  # listed from every chunk, as before
-    assert json.loads((bm25 / MANIFEST).read_text()).get("format") == 2
+    assert json.loads((bm25 / MANIFEST).read_text()).get("format") == FORMAT
 
 
 @pytest.mark.parametrize("question", [ASYNCFLOW, COT])

@@ -90,8 +90,8 @@ FLAG = "\u26a0 NOT SUPPORTED BY THE CITED ABSTRACTS"
 
 
 def unsupported_verdicts(answer: Answer) -> list[SentenceVerdict]:
-    """Sentences that cite sources which do not back them (the citation check's verdicts)."""
-    return [v for v in answer.sentences if v.citations and not v.supported and v.sentence.strip()]
+    """Sentences no cited source backs: citing sources that lack their claim, or citing nothing."""
+    return [v for v in answer.sentences if not v.supported and v.sentence.strip()]
 
 
 def _mark_unsupported(body: str, answer: Answer) -> str:

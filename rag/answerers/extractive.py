@@ -1,7 +1,7 @@
 """The offline answerer: quotes the sentences of the planned papers' abstracts that answer the question.
 
 No model is needed. Every answer sentence is a quoted evidence sentence followed by its ``[n]``; list and
-comparison answers give one line per paper. The sentences are chosen by ``rag.evidence``.
+comparison answers give one line per paper. The sentences are chosen by ``rag.evidence.choose_quotes``.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ from collections.abc import Generator
 from rag.answer import Mode
 from rag.answerers.base import Draft, History, Source
 from rag.config import Settings
-from rag.decide import Plan
-from rag.evidence import best_sentences
-from rag.text import content_terms
+from rag.decide import Plan, Shape
+from rag.evidence import asks_for_quantity, choose_quotes
 
-# Sentence choice weighs lexical overlap with the question against the similarity of the retrieved chunk
-# holding the sentence: facts are found by their words, list membership by meaning.
-OVERLAP_WEIGHT = {"single": 2.0, "comparison": 2.0, "list": 0.25}
-SENTENCES_PER_PAPER = {"single": 4, "comparison": 2, "list": 1}
+QUOTES_PER_PAPER: dict[Shape, int] = {"single": 4, "comparison": 2, "list": 1}
 
 
 class ExtractiveAnswerer:
@@ -37,30 +33,23 @@ class ExtractiveAnswerer:
 
     def draft(self, plan: Plan, stream: bool = False) -> Generator[str, None, Draft]:
         yield from ()  # the whole answer is written at once: nothing to stream
-        shape = plan.shape
-        terms = content_terms(plan.question)
+        wants_number = asks_for_quantity(plan.question)
+        one_paper = len(plan.papers) == 1  # answered like a single fact, whatever the question's shape
+        limit = QUOTES_PER_PAPER["single" if one_paper else plan.shape]
         sources: list[Source] = []
         lines: list[str] = []
         for n, paper in enumerate(plan.papers, start=1):
-            sentences = best_sentences(
-                plan.question,
-                terms,
-                paper,
-                plan.abstract(paper),
-                limit=SENTENCES_PER_PAPER[shape],
-                overlap_weight=OVERLAP_WEIGHT[shape],
-            )
-            evidence = " ".join(sentences)
+            quotes = choose_quotes(plan.terms, paper, limit, wants_number)
+            evidence = " ".join(quotes)
             sources.append(Source(n, paper, plan.texts.get(paper.paper_id, paper.title), quote=evidence))
-            if shape == "single":
-                lines.extend(f"{s} [{n}]" for s in sentences)
+            if one_paper:
+                lines.extend(f"{q} [{n}]" for q in quotes)
             else:
                 lines.append(f"- {paper.title}: {evidence} [{n}]")
-        if shape == "single":
+        if one_paper:
             body = " ".join(lines)
         else:
             count = len(plan.papers)
             verb = "address" if count != 1 else "addresses"
-            intro = f"{count} paper{'s' if count != 1 else ''} in this collection {verb} this:"
-            body = intro + "\n" + "\n".join(lines)
+            body = f"{count} paper{'s' if count != 1 else ''} in this collection {verb} this:\n" + "\n".join(lines)
         return Draft(body, sources, self.mode, author="extractive answerer")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 from rag.answer import ABSTAIN_TEXT, Mode
 from rag.answerers.base import Draft, History, Source
 from rag.config import Settings
 from rag.decide import Plan, Shape
+from rag.evidence import asks_for_quantity, choose_quotes
 from rag.llm.client import ChatModel, Completion
 from rag.llm.faults import LLMFault
 from rag.llm.tokens import count_message_tokens, count_tokens, prompt_budget, truncate_tokens
@@ -24,6 +25,7 @@ from rag.prompts import Template, packaged_prompts
 from rag.retrieve import ChunkHit, PaperHit
 
 MAX_EVIDENCE_CHUNKS = 3
+EVIDENCE_SENTENCES = 4
 MAX_HISTORY_TURNS = 4
 _FENCE = re.compile(r"<(/?)(sources?)\b", re.IGNORECASE)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -70,6 +72,23 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def sources_of(plan: Plan) -> tuple[list[PaperHit], Callable[[PaperHit], str]]:
+    """The papers the model sees, those the plan cites first, and what it sees of each: the whole abstract of a
+    paper the plan cites, the sentences that best answer the question (``rag.evidence.choose_quotes``) of the
+    others, "…" where the abstract goes on between them."""
+    papers = plan.papers + [p for p in plan.ranked if p not in plan.papers]
+    planned = {p.paper_id for p in plan.papers}
+    wants_number = asks_for_quantity(plan.question)
+
+    def evidence(paper: PaperHit) -> str:
+        if paper.paper_id in planned and plan.abstract(paper):
+            return " ".join(plan.abstract(paper).split())
+        quotes = choose_quotes(plan.terms, paper, EVIDENCE_SENTENCES, wants_number)
+        return " … ".join(quotes) if quotes else evidence_text(paper)
+
+    return papers, evidence
+
+
 def strip_reply(text: str) -> str:
     """The answer proper: without a reasoning model's <think> block or a reference list the model added."""
     text = _THINK.sub("", text)
@@ -111,8 +130,12 @@ class LLMAnswerer:
     def _block(self, n: int, title: str, evidence: str) -> str:
         return self.prompts["source"].render(n=n, title=fence_safe(title), evidence=fence_safe(evidence))
 
-    def build_prompt(self, question: str, shape: Shape, papers: list[PaperHit]) -> Prompt:
-        """Number the papers [1]..[n] best first; drop the least relevant until the prompt fits the budget."""
+    def build_prompt(
+        self, question: str, shape: Shape, papers: list[PaperHit], evidence: Callable[[PaperHit], str] = evidence_text
+    ) -> Prompt:
+        """Number the papers [1]..[n] best first; drop the least relevant until the prompt fits the budget.
+
+        ``evidence(paper)``: what the model is shown of each paper (by default its best chunks)."""
         model = self.settings.llm_model
         budget = prompt_budget(self.settings)
         base = count_message_tokens(self._messages(question, shape, []), model)
@@ -126,18 +149,18 @@ class LLMAnswerer:
         blocks: list[str] = []
         used = base
         for n, paper in enumerate(papers, start=1):
-            evidence = evidence_text(paper)
-            block = self._block(n, paper.title, evidence)
+            shown = evidence(paper)
+            block = self._block(n, paper.title, shown)
             cost = count_tokens(block, model) + 1
             if used + cost > budget:
                 if sources:
                     break
                 # even the best paper alone is too long: cut its evidence to fit
                 room = budget - used - count_tokens(self._block(n, paper.title, ""), model) - 4
-                evidence = truncate_tokens(evidence, room, model)
-                block = self._block(n, paper.title, evidence)
+                shown = truncate_tokens(shown, room, model)
+                block = self._block(n, paper.title, shown)
                 cost = count_tokens(block, model) + 1
-            sources.append(Source(n, paper, f"{paper.title}\n{evidence}"))
+            sources.append(Source(n, paper, f"{paper.title}\n{shown}"))
             blocks.append(block)
             used += cost
         messages = self._messages(question, shape, blocks)
@@ -178,7 +201,7 @@ class LLMAnswerer:
         """Yield the model's text deltas (when streaming); return its reply; raise ``LLMFault``."""
         started = time.perf_counter()
         try:
-            prompt = self.build_prompt(plan.question, plan.shape, plan.retrieval.papers)
+            prompt = self.build_prompt(plan.question, plan.shape, *sources_of(plan))
             completion = yield from self.model.run(prompt.messages, stream=stream)
         except LLMFault as fault:
             fault.usage = {

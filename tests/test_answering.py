@@ -1,0 +1,98 @@
+"""The answering layer's decisions, on the real bundled index: spellings normalised, names told from ordinary
+capitalised words, list members chosen by their own evidence, quotes that carry the asked-for figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import ABSTAIN_TEXT
+from rag.assistant import Assistant
+from rag.decide import question_shape
+from rag.evaluate import evidence_metrics, same_sentence
+from rag.text import acronym_of, content_terms, latex_to_text, named_terms, normalise
+
+DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
+LIMO = "LIMO: Less is More for Reasoning"
+ALL_UNKNOWN = staticmethod(lambda stem: False)  # a collection that uses no word at all
+
+
+def test_spellings_of_one_thing_normalise_to_the_same_terms() -> None:
+    assert content_terms("AIME 2024 pass rate") == content_terms("AIME2024 pass rates")
+    assert content_terms("3.34M queries") == content_terms("3.34 million queries")
+    assert content_terms("chain-of-thought") == content_terms("chain of thought")
+    assert normalise('T\\"ULU 3 reaches 79.2\\%') == normalise("TÜLU 3 reaches 79.2%")
+    assert latex_to_text("we introduce \\textbf{ghost sentences}, see \\url{https://x.org}") == (
+        "we introduce ghost sentences, see https://x.org"
+    )
+    assert acronym_of("large language models (LMs) and chain-of-thought", "CoT")
+    assert acronym_of("we study language models", "LMs") and not acronym_of("we study language models", "GPQA")
+
+
+def test_names_are_identifiers_or_words_the_collection_never_uses() -> None:
+    used = {"exist", "system", "while", "because", "tree", "thought"}.__contains__
+    question = 'Which paper addresses this problem: Existing systems fail on GPQA while "Because" HumanEval…'
+    assert named_terms(question, used) == ["GPQA", "HumanEval"]
+    assert named_terms("Which paper compares Mamba with Transformers?", used) == ["Mamba", "Transformers"]
+    assert named_terms("Which paper introduced Tree-of-Thoughts prompting?", used) == ["Tree-of-Thoughts"]
+    assert named_terms("a CVAE-based model beats GPT-4o and Qwen2.5-32B", used) == ["CVAE", "GPT-4o", "Qwen2.5-32B"]
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Which papers say chain-of-thought hurts performance?", "list"),
+        ("i need a list of the survey style papers", "list"),
+        ("Compare LIMO and DeepDistill", "comparison"),
+        ("Which paper addresses this problem: models differ from both baselines and prior work.", "single"),
+        ("What throughput improvement does AsyncFlow report?", "single"),
+    ],
+)
+def test_the_shape_of_the_answer_follows_what_is_asked(question: str, shape: str) -> None:
+    assert question_shape(question) == shape
+
+
+def test_a_figure_asked_with_another_spelling_is_answered_with_it(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask("What AIME 2024 pass rate does the DeepDistill model reach?")
+    assert not answer.abstained and [c.title for c in answer.citations] == [DEEPDISTILL]
+    assert "79.2%" in answer.body and "\\%" not in answer.text  # the LaTeX escape is gone from quotes
+
+
+def test_a_quoted_statement_starting_with_a_capital_is_not_taken_for_a_name(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask(
+        "Which paper addresses this problem: Existing approaches assume that eliciting complex reasoning "
+        "needs massive amounts of supervised fine-tuning data."
+    )
+    assert not answer.abstained and answer.citations[0].title == LIMO and len(answer.citations) == 1
+
+
+def test_a_category_question_lists_the_papers_whose_titles_say_so(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask("Which of these papers are surveys?")
+    surveys = {c.title for c in answer.citations if "survey" in c.title.casefold()}
+    assert len(surveys) >= 3 and not answer.abstained
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many GPUs was AsyncFlow evaluated on?",
+        "What accuracy does LIMO reach on GPQA Diamond?",
+        "Which paper introduced Tree-of-Thoughts prompting?",
+    ],
+)
+def test_a_name_no_cited_abstract_mentions_means_abstaining(bundled_assistant: Assistant, question: str) -> None:
+    answer = bundled_assistant.ask(question)
+    assert answer.abstained and answer.text.startswith(ABSTAIN_TEXT) and answer.abstain_reason
+
+
+def test_a_two_part_question_gets_a_quote_for_each_part(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask("How many curated training samples does LIMO use, and what accuracy on AIME?")
+    assert answer.citations[0].title == LIMO
+    assert "817" in answer.body and "57.1%" in answer.body
+
+
+def test_evidence_metrics_match_sentences_up_to_spacing_and_case() -> None:
+    gold = ("Handling terminology is an important matter in a translation workflow .",)
+    assert same_sentence("Handling terminology is an important matter in a translation workflow.", gold[0])
+    found = evidence_metrics(["Handling terminology is an important matter in a translation workflow.", "Other."], gold)
+    assert found == {"evidence_precision": 0.5, "evidence_recall": 1.0, "evidence_f1": 2 / 3, "evidence_hit": 1.0}
+    assert evidence_metrics([], gold)["evidence_hit"] == 0.0
