@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.decide import Plan, Shape
 from rag.evidence import asks_for_quantity, choose_quotes
 
-QUOTES_PER_PAPER: dict[Shape, int] = {"single": 4, "comparison": 2, "list": 1}
+QUOTES_PER_PAPER: dict[Shape, int] = {"single": 4, "comparison": 3, "list": 1}
 
 
 class ExtractiveAnswerer:
