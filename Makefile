@@ -20,6 +20,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e .
+	$(BIN)/python -m rag.embeddings --export
 	touch $@
 
 setup-test: $(VENV)/.installed-test

@@ -145,7 +145,7 @@ def probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) -> di
     from rag.embeddings import shared_embedder
 
     asked = json.loads(questions_file.read_text())
-    embedder = shared_embedder(settings.embed_batch_size)
+    embedder = shared_embedder(settings.embed_batch_size, settings.embed_backend)
     for question in asked:  # the model's own memory, at its steady state, is not the store's
         embedder.embed_query(question)
     before = rss_mb()

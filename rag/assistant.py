@@ -128,7 +128,7 @@ class Assistant:
     ) -> None:
         """``answerers`` replaces built-in answerers by name (tests plug in scripted ones this way)."""
         self.settings = settings or Settings()
-        self.embedder = embedder or shared_embedder(self.settings.embed_batch_size)
+        self.embedder = embedder or shared_embedder(self.settings.embed_batch_size, self.settings.embed_backend)
         self.store = ChunkStore(self.settings)
         self.retriever = Retriever(self.store, self.embedder, self.settings)
         self.announce = announce or (lambda message: None)

@@ -44,7 +44,14 @@ class Settings(BaseSettings):
     ingest_batch: int = Field(
         default=1024, ge=16, description="Chunks embedded (in length order) and written to Chroma per step."
     )
-    embed_batch_size: int = Field(default=64, ge=1, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(
+        default=16, ge=1, description="Texts per embedding batch (ONNX Runtime on a CPU was fastest at 8-16)."
+    )
+    embed_backend: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description="onnx (ONNX Runtime, no torch on the question path) or torch (sentence-transformers); "
+        "both give the same vectors.",
+    )
 
     # --- retrieval ---
     top_k: int = Field(default=10, ge=1, le=100, description="Papers returned by retrieval (the ranking size).")

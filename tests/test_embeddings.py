@@ -1,0 +1,61 @@
+"""The embedding model on ONNX Runtime: the same vectors as sentence-transformers on PyTorch, and a question
+path that never imports torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import ROOT, run_env
+
+from rag.config import BUNDLED_CORPUS
+from rag.corpus import load_file
+from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx
+from rag.ingest import chunk_paper
+from rag.keyword import keyword_text
+
+
+def bundled_texts() -> list[str]:
+    papers = load_file(BUNDLED_CORPUS)
+    chunks = [keyword_text(c.metadata, c.text) for p in papers[:12] for c in chunk_paper(p, 64, 0)]
+    return chunks + [f"{p.title}\n{p.abstract}" for p in papers[:12]]  # whole abstracts: past 128 tokens
+
+
+def test_onnx_vectors_are_the_sentence_transformers_vectors() -> None:
+    texts = bundled_texts()
+    onnx = Embedder(16, "onnx").embed_texts(texts)
+    torch = Embedder(16, "torch").embed_texts(texts)
+    assert onnx.shape == torch.shape == (len(texts), 384) and onnx.dtype == np.float32
+    cosine = (onnx * torch).sum(axis=1)
+    assert cosine.min() > 0.99999, cosine.min()
+    assert np.allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    encoder = Embedder(16, "onnx").encoder
+    assert isinstance(encoder, OnnxEncoder)
+    longest = max(len(encoder.tokenizer.encode(t).ids) for t in texts)
+    assert longest == MAX_TOKENS  # whole abstracts are cut at 256 tokens, as sentence-transformers cuts them
+
+
+def test_the_question_path_never_imports_torch(bundled_home: Path) -> None:
+    code = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        "sys.argv = ['rag', 'ask', 'What throughput improvement does AsyncFlow report?']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=run_env(bundled_home), capture_output=True, text=True, timeout=300
+    )
+    assert "1.59" in result.stdout, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_the_export_is_written_whole_where_it_is_asked(tmp_path: Path) -> None:
+    target = tmp_path / "cache" / "minilm.onnx"
+    assert export_onnx(target) == target and target.stat().st_size > 80_000_000
+    assert [p.name for p in target.parent.iterdir()] == ["minilm.onnx"]  # no staging file left behind
+    vector = OnnxEncoder(target).encode(["grokking in pretraining"])
+    assert vector.shape == (1, 384)
