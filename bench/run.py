@@ -2,10 +2,12 @@
 
     python -m bench.run [--size tiny|full] [--out bench/results] [--skip NAME ...] [--scale N ...]
 
-- ingest: our ingest (chunk, embed, upsert, keyword index) vs raw sentence-transformers encoding of the
-  same texts, for the bundled corpus and for synthetic abstracts (10,000 at full size);
+- ingest: our ingest (chunk, embed on ONNX Runtime, upsert, keyword index) vs raw sentence-transformers
+  encoding of the same texts, for the bundled corpus and for synthetic abstracts (10,000 at full size);
 - query: warm retrieval and full extractive ``ask`` vs a raw Chroma query + raw BM25 query on the same store;
+  embedding one question on ONNX Runtime vs sentence-transformers on PyTorch; ``ask`` on either;
 - cold: ``rag ask`` in a fresh process vs ``python -c "import sentence_transformers"``;
+- keyword: the tantivy keyword index vs the bm25s one it replaced (``bench/keyword.py``);
 - concurrency: queries/s with 1, 4 and 16 clients against one ``Assistant`` (threads) and against ``rag ui``
   through ``gradio_client``;
 - scale: ingest, latency and memory at 10k, 100k and 1M chunks (``bench/scale.py``).
@@ -31,16 +33,24 @@ from bench.scale import bench_scale, plot_scale
 from bench.workload import ROOT, machine, percentile, query_latencies, questions, synthetic_papers
 
 SIZES = {
-    "tiny": {"synthetic_papers": 40, "questions": 20, "scale": [2_000], "clients": [1, 4], "ui_questions": 8},
+    "tiny": {
+        "synthetic_papers": 40,
+        "questions": 20,
+        "scale": [2_000],
+        "keyword_entries": 2_000,
+        "clients": [1, 4],
+        "ui_questions": 8,
+    },
     "full": {
         "synthetic_papers": 10_000,
         "questions": 200,
+        "keyword_entries": 100_000,
         "scale": [10_000, 100_000, 1_000_000],
         "clients": [1, 4, 16],
         "ui_questions": 96,
     },
 }
-BENCHMARKS = ("ingest", "query", "cold", "concurrency", "ui", "scale")
+BENCHMARKS = ("ingest", "query", "cold", "keyword", "concurrency", "ui", "scale")
 
 
 def bench_ingest(papers: list[Any], home: Path) -> dict[str, Any]:
@@ -54,7 +64,7 @@ def bench_ingest(papers: list[Any], home: Path) -> dict[str, Any]:
 
     settings = Settings(home=home)
     assistant = Assistant(settings)
-    _ = assistant.embedder.model  # load outside the timing
+    _ = assistant.embedder.encoder  # load outside the timing
     started = time.perf_counter()
     report = assistant.ingest_papers(papers)
     ours = time.perf_counter() - started
@@ -62,7 +72,7 @@ def bench_ingest(papers: list[Any], home: Path) -> dict[str, Any]:
     texts = [keyword_text(c.metadata, c.text) for p in papers for c in chunk_paper(p, settings.chunk_size, 0)]
     raw_model = SentenceTransformer(model_path(), device="cpu")
     started = time.perf_counter()
-    raw_model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
+    raw_model.encode(texts, normalize_embeddings=True)  # its own default batch size (32)
     raw = time.perf_counter() - started
     return {
         "papers": len(papers),
@@ -75,10 +85,31 @@ def bench_ingest(papers: list[Any], home: Path) -> dict[str, Any]:
 
 
 def bench_query(home: Path, asked: list[str]) -> dict[str, Any]:
+    """Warm latencies on ONNX Runtime (ours), the same ``ask`` with the PyTorch embedding (the previous path),
+    and embedding one question on each."""
     from rag.assistant import Assistant
     from rag.config import Settings
+    from rag.embeddings import Embedder
 
-    return query_latencies(Assistant(Settings(home=home)), asked)
+    figures = query_latencies(Assistant(Settings(home=home)), asked)
+    torch_path = query_latencies(Assistant(Settings(home=home), embedder=Embedder(backend="torch")), asked)
+    figures["torch_ask_p50_ms"] = torch_path["ask_p50_ms"]
+    figures["torch_ask_p95_ms"] = torch_path["ask_p95_ms"]
+    figures["ask_p50_ratio_onnx_over_torch"] = round(figures["ask_p50_ms"] / torch_path["ask_p50_ms"], 3)
+    embed = {}
+    for backend in ("onnx", "torch"):
+        embedder = Embedder(backend=backend)  # type: ignore[arg-type]
+        embedder.embed_query(asked[0])
+        times = []
+        for question in asked:
+            started = time.perf_counter()
+            embedder.embed_query(question)
+            times.append((time.perf_counter() - started) * 1000)
+        embed[backend] = statistics.median(times)
+    figures["embed_query_onnx_p50_ms"] = round(embed["onnx"], 2)
+    figures["embed_query_torch_p50_ms"] = round(embed["torch"], 2)
+    figures["embed_query_ratio_onnx_over_torch"] = round(embed["onnx"] / embed["torch"], 3)
+    return figures
 
 
 def bench_cold_start(home: Path, runs: int = 5) -> dict[str, Any]:
@@ -201,6 +232,11 @@ def main() -> None:
             save()
         if "cold" not in args.skip:
             results["cold_start"] = bench_cold_start(bundled_home)
+            save()
+        if "keyword" not in args.skip:
+            from bench.keyword import bench_keyword
+
+            results["keyword"] = bench_keyword(size["keyword_entries"], work, asked)
             save()
         load = asked[: size["ui_questions"]]
         if "concurrency" not in args.skip:

@@ -11,7 +11,10 @@ baseline in the same run:
   chunks and vectors (sizes up to ``raw_upsert_max``: the raw upsert of 1M chunks would add most of an hour);
 - query: retrieval and extractive ``ask`` vs a raw Chroma query + raw BM25 query (``workload.query_latencies``);
 - memory: the resident-set growth of a process answering questions vs that of a process that only opens the
-  collection and queries it, and vs the size of Chroma's HNSW index files for those vectors.
+  collection and queries it, and vs the size of Chroma's HNSW index files for those vectors;
+- growth: adding ten papers (real embeddings) to the full store, end to end, and the catch-up of a second
+  process that had the store open: its first question after the addition, which must cite a new paper
+  (``python -m bench.scale reader HOME``, driven over stdin).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def build(home: Path, target_chunks: int) -> tuple[dict[str, Any], list[Any]]:
             "papers": report.papers_total,
             "ingest_s": round(seconds, 1),
             "ingest_chunks_per_s": round(report.chunks_written / seconds, 1),
-            "keyword_index_rebuild_s": round(keyword_s, 1),
+            "keyword_index_build_s": round(keyword_s, 1),
         },
         papers,
     )
@@ -157,6 +160,82 @@ def probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) -> di
     return {"rss_growth_mb": round(rss_mb() - before, 1), "first_ask_s": round(first_ask_s, 2), **figures}
 
 
+NEW_PAPERS = 10
+
+
+def new_papers() -> list[Any]:
+    """Ten papers on a topic nothing else in the store mentions."""
+    from rag.corpus import make_paper
+
+    return [
+        make_paper(
+            f"OkapiCount-{n}: Counting Okapis in Camera-Trap Survey {n}",
+            f"We present OkapiCount-{n}, a detector for okapis in camera-trap images from survey site {n}. "
+            f"OkapiCount-{n} found {40 + n} okapis across {1000 * n} images. "
+            "The detector runs on one laptop and needs no labelled data from the survey site.",
+            file=Path("growth"),
+            line=n,
+        )
+        for n in range(1, NEW_PAPERS + 1)
+    ]
+
+
+def reader(home: Path) -> None:
+    """A second process over the same store: answers ``ask QUESTION`` lines on stdin with a JSON line."""
+    from rag.assistant import AskOptions, Assistant
+    from rag.config import Settings
+
+    assistant = Assistant(Settings(home=home))
+    for line in sys.stdin:
+        question = line.strip().removeprefix("ask ").strip()
+        started = time.perf_counter()
+        answer = assistant.ask(question, AskOptions(answerer="extractive"))
+        seconds = time.perf_counter() - started
+        print(json.dumps({"s": round(seconds, 3), "cited": [c.title for c in answer.citations]}), flush=True)
+
+
+def bench_growth(home: Path) -> dict[str, Any]:
+    """Adding ten papers to the built store, end to end; and a second process's catch-up."""
+    from rag.assistant import Assistant
+    from rag.config import Settings
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.scale", "reader", str(home)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    def ask(question: str) -> dict[str, Any]:
+        process.stdin.write(f"ask {question}\n")
+        process.stdin.flush()
+        return json.loads(process.stdout.readline())
+
+    try:
+        question = f"How many okapis did OkapiCount-{NEW_PAPERS} find?"
+        ask("What is grokking?")  # the reader is warm and holds the store open
+        warm = ask("What throughput improvement does AsyncFlow report?")
+        assistant = Assistant(Settings(home=home))
+        assistant.embedder.embed_query("warm")  # the model loaded, as in a running UI
+        started = time.perf_counter()
+        report = assistant.ingest_papers(new_papers())
+        added = time.perf_counter() - started
+        first = ask(question)
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    return {
+        "add_ten_papers_s": round(added, 2),
+        "papers_added": report.papers_added,
+        "reader_warm_ask_s": warm["s"],
+        "reader_first_ask_after_s": first["s"],
+        "reader_catch_up_s": round(max(0.0, first["s"] - warm["s"]), 2),
+        "reader_cites_new_paper": any("OkapiCount" in title for title in first["cited"]),
+    }
+
+
 def _run_probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.scale", "probe", kind, str(home), str(vectors_file), str(questions_file)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -206,6 +285,8 @@ def bench_scale(
         )
         row["memory_over_hnsw_index"] = round(row["rss_growth_mb"] / row["hnsw_index_mb"], 3)
         row["memory_over_chroma_alone"] = round(row["rss_growth_mb"] / row["chroma_alone_rss_growth_mb"], 3)
+        _log(f"{size:,}: adding {NEW_PAPERS} papers while a second process has the store open")
+        row.update(bench_growth(home))
         _log(f"{size:,}: {json.dumps(row)}")
         rows.append(row)
         on_row(rows)
@@ -249,5 +330,9 @@ if __name__ == "__main__":
         import rag  # noqa: F401 - offline environment defaults
 
         print(json.dumps(probe(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), Path(sys.argv[5]))))
+    elif len(sys.argv) == 3 and sys.argv[1] == "reader":
+        import rag  # noqa: F401 - offline environment defaults
+
+        reader(Path(sys.argv[2]))
     else:
         sys.exit("usage: python -m bench.scale probe ours|chroma HOME VECTORS.npy QUESTIONS.json")

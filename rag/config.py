@@ -60,12 +60,6 @@ class Settings(BaseSettings):
     )
     candidates: int = Field(default=60, ge=5, description="Chunks fetched from each retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
-    bm25_numba_from: int = Field(
-        default=250_000,
-        ge=0,
-        description="Keyword indexes of at least this many chunks score with numba (40x faster at 1M chunks, "
-        "but compiled once per process, ~6 s); smaller ones with numpy.",
-    )
     abstain_below: float = Field(
         default=0.20, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
     )

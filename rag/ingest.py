@@ -9,7 +9,6 @@ crashed run is detected and the keyword index is rebuilt on the next open.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +19,8 @@ from rag import catalogue
 from rag.config import Settings
 from rag.corpus import Paper
 from rag.embeddings import Embedder
-from rag.keyword import KeywordIndex, keyword_text
-from rag.store import ChunkStore, StoreError, papers_from_chunks
+from rag.keyword import Entry, KeywordIndex, keyword_text
+from rag.store import ChunkStore, PaperRecord, StoreError, in_title_order, papers_from_chunks
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
 
@@ -157,19 +156,30 @@ def ingest(
     elif not rebuild:
         store.count()
     marker.write_text(str(os.getpid()))
+    before = None if rebuild else store.generation()  # what the keyword index must match to grow in place
+    written: Written | None = None
     try:
         if rebuild:
             store.reset()
         store.bump_generation()  # readers elsewhere now know their keyword index is out of date
-        _write_chunks(papers, store, embedder, settings, report, progress)
+        written = _write_chunks(papers, store, embedder, settings, report, progress)
     finally:
         # Whatever happened, the keyword index must match what Chroma now holds. The second bump tells a
         # reader that rebuilt its keyword index from a half-written store (on a shared server) to rebuild again.
         store.bump_generation()
-        report.papers_total, report.chunks_total = rebuild_keyword_index(store, settings)
+        report.papers_total, report.chunks_total = update_keyword_index(store, settings, before, written)
         marker.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class Written:
+    """What an ingest changed: the chunks it wrote (and their papers), the chunks it deleted."""
+
+    entries: list[Entry] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    papers: list[PaperRecord] = field(default_factory=list)
 
 
 def _write_chunks(
@@ -179,7 +189,7 @@ def _write_chunks(
     settings: Settings,
     report: IngestReport,
     progress: Progress | None,
-) -> None:
+) -> Written:
     existing = store.ids_for_papers([p.id for p in papers])
     pending: list[tuple[Paper, list[Chunk], set[str]]] = []
     for paper in papers:
@@ -194,6 +204,7 @@ def _write_chunks(
             report.papers_added += 1
         pending.append((paper, chunks, old_ids))
 
+    written = Written()
     total = sum(len(chunks) for _, chunks, _ in pending)
     done = 0
     if progress:
@@ -208,14 +219,22 @@ def _write_chunks(
             metadatas=[c.metadata for c in chunks],
         )
         report.chunks_written += len(chunks)
+        written.entries += [Entry(c.id, keyword_text(c.metadata, c.text)) for c in chunks]
+        written.papers += [_record(paper, paper_chunks) for paper, paper_chunks, _ in batch]
         # Only now that the new chunks are stored, drop the papers' stale ones.
         stale = [old for _, paper_chunks, old_ids in batch for old in old_ids - {c.id for c in paper_chunks}]
         if stale:
             store.collection.delete(ids=stale)
             report.chunks_deleted += len(stale)
+            written.removed += stale
         done += len(chunks)
         if progress:
             progress(done, total)
+    return written
+
+
+def _record(paper: Paper, chunks: list[Chunk]) -> PaperRecord:
+    return PaperRecord(paper.id, paper.title, paper.url or None, paper.abstract, paper.source, len(chunks))
 
 
 def _batches(
@@ -234,15 +253,32 @@ def _batches(
         yield batch
 
 
+def update_keyword_index(
+    store: ChunkStore, settings: Settings, before: str | None, written: Written | None
+) -> tuple[int, int]:
+    """Grow the keyword index and the paper list by what an ingest wrote; returns (papers, chunks).
+
+    In place when both still describe the store as it was before the ingest (generation ``before``) and the
+    ingest completed; otherwise, rebuilt from Chroma.
+    """
+    generation = store.generation()
+    index = KeywordIndex.load(settings.bm25_path) if written is not None and before is not None else None
+    listed = catalogue.load(settings.catalogue_path, before) if index is not None else None
+    if written is None or index is None or index.generation != before or listed is None:
+        return rebuild_keyword_index(store, settings)
+    index.update(written.entries, written.removed, generation)
+    records = {r.id: r for r in listed}
+    records.update({r.id: r for r in written.papers})
+    catalogue.save(settings.catalogue_path, generation, in_title_order(records.values()))
+    return len(records), index.chunk_count
+
+
 def rebuild_keyword_index(store: ChunkStore, settings: Settings) -> tuple[int, int]:
     """Rebuild the BM25 index and the saved paper list from Chroma; returns (papers, chunks) now in the store."""
     generation = store.generation()  # read first: a write after it makes the index stale, never wrongly fresh
     ids, docs, metas = store.all_chunks()
-    index = KeywordIndex.build(ids, docs, metas, generation)
-    if index is None:
-        shutil.rmtree(settings.bm25_path, ignore_errors=True)
-    else:
-        index.save(settings.bm25_path)
+    entries = [Entry(i, keyword_text(m, d)) for i, d, m in zip(ids, docs, metas, strict=True)]
+    KeywordIndex.build(settings.bm25_path, entries, generation)
     records = papers_from_chunks(docs, metas)
     catalogue.save(settings.catalogue_path, generation, records)  # same read: listing papers need not read again
     return len(records), len(ids)

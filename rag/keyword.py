@@ -1,13 +1,19 @@
-"""The BM25 keyword index kept beside Chroma (bm25s, the engine under llama-index's ``BM25Retriever``).
+"""The keyword index kept beside Chroma: BM25 on tantivy, grown in place as papers are added.
 
-It holds the term statistics and each entry's chunk id, nothing else: a hit's text, metadata and vector
-are read from Chroma, which already stores them. (llama-index's retriever also keeps a full copy of every
-node, in memory and on disk: at 87k chunks its index took 199 MB of disk to this one's 35 MB, and a process
-answering questions grew by 580 MB to this one's 303 MB.)
+* **Terms.** Texts are tokenised here the way llama-index's ``BM25Retriever`` does it (English stop words
+  out, Snowball stems, words of two or more letters), with letters and digits apart ("AIME2024" and
+  "AIME 2024" match), and handed to tantivy as whitespace-separated terms; a question is tokenised the same.
+* **Ids only.** Each entry holds its chunk id and its terms' statistics; a hit's text, metadata and vector
+  are read from Chroma, which already stores them.
+* **Growing in place.** An ingest adds its new chunks as a new segment and deletes the chunks it replaced
+  (tantivy marks them deleted; its merge policy folds small segments together in the background). A reader
+  in another process that sees a new generation reopens the index, which maps only the new segment files.
+* **Derived data.** When the index is missing, of an older format, or out of step with the store (another
+  process changed it, an ingest crashed), it is rebuilt from the chunks in Chroma, into a fresh directory
+  swapped in whole.
 
-It is derived data: always rebuilt from the chunks in Chroma, written to a temporary directory and
-swapped in whole, so a crash never leaves a half-written index behind. It is memory-mapped when loaded,
-so opening a large index is instant and only the postings that questions touch are read.
+Tantivy replaced bm25s (which had no incremental add, so every ingest re-read and re-indexed the whole store:
+179 s at 1M chunks); the README's performance section has the side-by-side measurements.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +32,10 @@ import numpy as np
 from rag.text import split_letters_and_digits, stemmer
 
 MANIFEST = "manifest.json"
-IDS = "chunk_ids.npy"
-FORMAT = 3  # 1 was llama-index's persisted BM25Retriever; 2 kept "AIME2024" as one token
-# The tokenisation llama-index's BM25Retriever uses: English stop words out, Snowball stems, 2+ letter words.
+FORMAT = 4  # 1: llama-index's BM25Retriever; 2: bm25s; 3: bm25s, letters and digits apart; 4: tantivy
 LANGUAGE = "en"
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+WRITER_HEAP = 128_000_000  # bytes tantivy buffers before it writes a segment
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,16 @@ class KeywordHit:
     score: float
 
 
-def _tokenize(texts: list[str]) -> list[list[str]]:
-    """llama-index's tokenisation, with letters and digits apart ("AIME2024" and "AIME 2024" match)."""
+@dataclass(frozen=True)
+class Entry:
+    """One chunk as the keyword index sees it."""
+
+    chunk_id: str
+    text: str  # keyword_text(): the paper's title, then the chunk
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """llama-index's BM25 tokenisation, with letters and digits apart."""
     import bm25s
 
     return bm25s.tokenize(
@@ -52,79 +66,108 @@ def _tokenize(texts: list[str]) -> list[list[str]]:
     )
 
 
+def _schema() -> Any:
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("terms", stored=False, tokenizer_name="whitespace", index_option="freq")
+    return builder.build()
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        saved = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and saved.get("format") == FORMAT else None
+
+
+def _write_manifest(path: Path, generation: str | None) -> None:
+    staging = path / f".{MANIFEST}.tmp"
+    staging.write_text(json.dumps({"format": FORMAT, "generation": generation}))
+    os.replace(staging, path / MANIFEST)
+
+
 class KeywordIndex:
-    def __init__(self, bm25: Any, chunk_ids: np.ndarray, generation: str | None) -> None:
-        self._bm25 = bm25
-        self._chunk_ids = chunk_ids  # bytes, one per indexed entry, in index order
-        self.chunk_count = len(chunk_ids)
-        self.generation = generation  # the store's generation this index was built from
+    def __init__(self, path: Path, index: Any, generation: str | None) -> None:
+        self.path = path
+        self._index = index
+        self._searcher = index.searcher()
+        self._schema = index.schema
+        self.generation = generation  # the store's generation this index matches
+
+    # ------------------------------------------------------------ writing
 
     @classmethod
-    def build(
-        cls, ids: list[str], texts: list[str], metas: list[dict[str, Any]], generation: str | None = None
-    ) -> KeywordIndex | None:
-        if not ids:
+    def build(cls, path: Path, entries: Sequence[Entry], generation: str | None) -> KeywordIndex | None:
+        """A fresh index of ``entries``, written beside ``path`` and swapped in whole; None when empty."""
+        if not entries:
+            shutil.rmtree(path, ignore_errors=True)
             return None
-        import bm25s
+        import tantivy
 
-        corpus = [keyword_text(meta, text) for text, meta in zip(texts, metas, strict=True)]
-        bm25 = bm25s.BM25()
-        bm25.index(_tokenize(corpus), show_progress=False)
-        return cls(bm25, np.array([chunk_id.encode() for chunk_id in ids], dtype=bytes), generation)
-
-    def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".keyword-", dir=path.parent))
-        self._bm25.save(str(staging), show_progress=False)
-        np.save(staging / IDS, self._chunk_ids, allow_pickle=False)
-        (staging / MANIFEST).write_text(
-            json.dumps({"chunks": self.chunk_count, "format": FORMAT, "generation": self.generation})
-        )
+        index = tantivy.Index(_schema(), path=str(staging))
+        _add(index, entries, removed=[])
+        _write_manifest(staging, generation)
         old = path.with_name(path.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
         if path.exists():
             os.replace(path, old)
         os.replace(staging, path)
         shutil.rmtree(old, ignore_errors=True)
+        return cls.load(path)
+
+    def update(self, added: Sequence[Entry], removed: Sequence[str], generation: str | None) -> None:
+        """Add ``added`` as a new segment and delete ``removed`` (and older copies of ``added``), in place."""
+        _add(self._index, added, removed)
+        _write_manifest(self.path, generation)
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self.generation = generation
+
+    # ------------------------------------------------------------ reading
 
     @classmethod
-    def load(cls, path: Path, numba_from: int | None = None) -> KeywordIndex | None:
+    def load(cls, path: Path) -> KeywordIndex | None:
         """The saved index, or None when it is missing, unreadable or of an older format (the caller rebuilds).
 
-        Indexes of ``numba_from`` chunks or more score with bm25s's numba backend: numpy's scatter-add over
-        the postings of common words takes up to 300 ms a question at 1M chunks, numba's 5 ms, after a
-        one-off compilation of about 6 s in each process.
+        Opening maps the segment files; nothing is read until a question touches its terms.
         """
-        manifest = path / MANIFEST
-        if not manifest.exists():
+        saved = _read_manifest(path)
+        if saved is None:
             return None
         try:
-            import bm25s
+            import tantivy
 
-            saved = json.loads(manifest.read_text())
-            if saved.get("format") != FORMAT:
-                return None
-            chunk_ids = np.load(path / IDS, mmap_mode="r", allow_pickle=False)
-            numba = numba_from is not None and len(chunk_ids) >= numba_from
-            bm25 = bm25s.BM25.load(
-                str(path),
-                mmap=True,
-                override_params={"backend": "numba" if numba else "numpy"},
-                show_progress=False,
-                verbosity=0,
-            )
-            if len(chunk_ids) != int(saved["chunks"]) or int(bm25.scores["num_docs"]) != len(chunk_ids):
-                return None
-            return cls(bm25, chunk_ids, saved.get("generation"))
-        except Exception:
+            return cls(path, tantivy.Index.open(str(path)), saved.get("generation"))
+        except Exception:  # a damaged index: rebuilt from the store
             return None
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self._searcher.num_docs)
+
+    def search(self, query: str, limit: int) -> list[KeywordHit]:
+        """The best ``limit`` entries for ``query`` with a positive BM25 score, best first. Thread-safe."""
+        import tantivy
+
+        terms = list(dict.fromkeys(tokenize([query])[0]))
+        if not terms:
+            return []
+        query_terms = [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "terms", t)) for t in terms]
+        searcher = self._searcher
+        # Twice as many as asked, so that equal scores at the cut are chosen by chunk id, not by the order the
+        # entries happened to be indexed in (a rebuilt index answers like the one grown in place).
+        hits = searcher.search(tantivy.Query.boolean_query(query_terms), max(1, 2 * limit)).hits
+        found = [KeywordHit(searcher.doc(address)["chunk_id"][0], float(score)) for score, address in hits if score > 0]
+        return sorted(found, key=lambda hit: (-round(hit.score, 5), hit.chunk_id))[:limit]
 
     def document_frequency(self, term: str) -> int:
         """How many indexed entries contain the stemmed ``term`` (0 for a term the collection never uses)."""
-        index = self._bm25.vocab_dict.get(term)
-        indptr = self._bm25.scores["indptr"]
-        if index is None or index + 1 >= len(indptr):  # bm25s adds an empty token with no postings
-            return 0
-        return int(indptr[index + 1] - indptr[index])
+        return int(self._searcher.doc_freq("terms", term))
 
     def idf(self, terms: set[str]) -> dict[str, float]:
         """Each stemmed term's inverse document frequency over the indexed entries (BM25's formula); a term
@@ -136,18 +179,28 @@ class KeywordIndex:
             weights[term] = float(np.log((total - frequency + 0.5) / (frequency + 0.5) + 1.0))
         return weights
 
-    def search(self, query: str, limit: int) -> list[KeywordHit]:
-        """The best ``limit`` entries for ``query`` with a positive BM25 score, best first. Thread-safe."""
-        tokens = _tokenize([query])
-        try:
-            indexes, scores = self._bm25.retrieve(tokens, k=max(1, min(limit, self.chunk_count)), show_progress=False)
-        except Exception:  # a query with no indexable words
-            return []
-        return [
-            KeywordHit(self._chunk_ids[index].decode(), float(score))
-            for index, score in zip(indexes[0], scores[0], strict=True)
-            if score > 0
-        ]
+
+def _add(index: Any, entries: Sequence[Entry], removed: Sequence[str]) -> None:
+    """One commit: delete ``removed`` and every id about to be (re)added, then add ``entries``."""
+    import tantivy
+
+    writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
+    try:
+        for chunk_id in [*removed, *(e.chunk_id for e in entries)]:
+            writer.delete_documents_by_term("chunk_id", chunk_id)
+        step = 10_000  # tokenise in pages: a million chunks' tokens need not sit in memory at once
+        for start in range(0, len(entries), step):
+            page = entries[start : start + step]
+            for entry, tokens in zip(page, tokenize([e.text for e in page]), strict=True):
+                document = tantivy.Document()
+                document.add_text("chunk_id", entry.chunk_id)
+                document.add_text("terms", " ".join(tokens))
+                writer.add_document(document)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise
 
 
 def keyword_text(meta: dict[str, Any], chunk_text: str) -> str:

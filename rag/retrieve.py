@@ -108,14 +108,14 @@ class Retriever:
                 and not self.store.changed_here(generation)
             ):
                 self.store.reopen()  # another process changed the store: read it afresh
-            self._keyword = KeywordIndex.load(self.settings.bm25_path, self.settings.bm25_numba_from)
+            self._keyword = KeywordIndex.load(self.settings.bm25_path)
             stale = self._keyword is None or self._keyword.generation != generation
             # An ingest running elsewhere rebuilds the index when it is done; until then the old one serves.
             if (stale or interrupted_ingest(self.settings)) and not ingest_running(self.settings):
                 if self.store.count():
                     # Missing, from a crashed ingest, or changed by another process: rebuild from Chroma.
                     rebuild_keyword_index(self.store, self.settings)
-                    self._keyword = KeywordIndex.load(self.settings.bm25_path, self.settings.bm25_numba_from)
+                    self._keyword = KeywordIndex.load(self.settings.bm25_path)
                 # The keyword index now matches Chroma; re-running `rag ingest` completes the store.
                 clear_interrupted_marker(self.settings)
             return self._keyword

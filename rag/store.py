@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -252,8 +252,13 @@ class ChunkStore:
         return papers_from_chunks(docs, metas)
 
 
+def in_title_order(records: Iterable[PaperRecord]) -> list[PaperRecord]:
+    """Papers are listed by title, however the store happens to return them."""
+    return sorted(records, key=lambda r: (r.title.casefold(), r.id))
+
+
 def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[PaperRecord]:
-    """Reassemble one record per paper from its chunks (the abstract lives on chunk 0)."""
+    """Reassemble one record per paper from its chunks (the abstract lives on chunk 0), in title order."""
     records: dict[str, PaperRecord] = {}
     for doc, meta in zip(docs, metas, strict=True):
         pid = str(meta["paper_id"])
@@ -272,4 +277,4 @@ def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[Pap
             record.abstract = str(meta["abstract"])
         elif not record.abstract and int(meta.get("chunk", 0)) == 0:
             record.abstract = doc
-    return sorted(records.values(), key=lambda r: r.title.casefold())
+    return in_title_order(records.values())

@@ -13,6 +13,7 @@ from rag.text import acronym_of, content_terms, latex_to_text, named_terms, norm
 
 DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
 LIMO = "LIMO: Less is More for Reasoning"
+COPYRIGHT_TRAPS = "Copyright Traps for Large Language Models"
 ALL_UNKNOWN = staticmethod(lambda stem: False)  # a collection that uses no word at all
 
 
@@ -59,10 +60,11 @@ def test_a_figure_asked_with_another_spelling_is_answered_with_it(bundled_assist
 
 def test_a_quoted_statement_starting_with_a_capital_is_not_taken_for_a_name(bundled_assistant: Assistant) -> None:
     answer = bundled_assistant.ask(
-        "Which paper addresses this problem: Existing approaches assume that eliciting complex reasoning "
-        "needs massive amounts of supervised fine-tuning data."
+        "Which paper addresses this problem: Existing methods cannot tell whether a language model was trained "
+        "on a given copyrighted book."
     )
-    assert not answer.abstained and answer.citations[0].title == LIMO and len(answer.citations) == 1
+    assert not answer.abstained and answer.abstain_reason is None
+    assert [c.title for c in answer.citations] == [COPYRIGHT_TRAPS]  # one paper: the question asks for one
 
 
 def test_a_category_question_lists_the_papers_whose_titles_say_so(bundled_assistant: Assistant) -> None:

@@ -26,6 +26,7 @@ def test_benchmarks_run_at_tiny_size(tmp_path: Path) -> None:
     assert ingest["papers"] == 6 and ingest["chunks"] > 6 and ingest["ratio_ours_over_raw"] > 0
     query = bench.bench_query(home, ["What is grokking?", "Which papers use synthetic data?"])
     assert query["questions"] == 2 and query["ask_p95_ms"] > 0 and query["retrieval_overhead_ratio_p50"] > 0
+    assert query["embed_query_ratio_onnx_over_torch"] > 0 and query["torch_ask_p50_ms"] > 0
     cold = bench.bench_cold_start(home, runs=1)
     assert cold["rag_ask_s"] > 0 and cold["ratio"] > 0
     threads = bench.bench_concurrency(home, ["What is grokking?"] * 4, [1, 2])
@@ -40,6 +41,16 @@ def test_scale_benchmark_at_tiny_size(tmp_path: Path) -> None:
     assert 1_300 <= row["chunks"] <= 1_700  # the bundled corpus plus synthetic abstracts, about as asked
     assert row["hnsw_index_mb"] > 0 and row["rss_growth_mb"] > 0 and row["chroma_alone_rss_growth_mb"] > 0
     assert row["ask_p95_ms"] > 0 and row["raw_upsert_chunks_per_s"] > 0
+    assert row["papers_added"] == 10 and row["reader_cites_new_paper"] and row["add_ten_papers_s"] > 0
     assert not (tmp_path / "scale-1500").exists()  # each store is removed once measured
     plot_scale(rows, tmp_path / "scale.png")
     assert (tmp_path / "scale.png").stat().st_size > 1000
+
+
+def test_keyword_engines_benchmark_at_tiny_size(tmp_path: Path) -> None:
+    from bench.keyword import bench_keyword
+
+    result = bench_keyword(1_500, tmp_path, ["What is grokking?", "Which papers study theory of mind?"])
+    for engine in ("tantivy", "bm25s"):
+        assert result[engine]["query_p50_ms"] > 0 and result[engine]["build_s"] >= 0
+    assert result["entries"] == 1_500 and 0 < result["top60_overlap_with_bm25s"] <= 1
