@@ -31,6 +31,22 @@ class Citation:
     url: str | None
     relevance: float = 0.0
     abstract: str = ""  # the paper's whole abstract, to show the evidence in context
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    doi: str | None = None
+
+    @property
+    def byline(self) -> str:
+        """ "Vaswani et al., 2017", "Smith and Jones", "2024", or "" when nothing is known."""
+        families = [a.split(",")[0].strip() if "," in a else a.split()[-1] for a in self.authors if a.strip()]
+        who = ""
+        if len(families) == 1:
+            who = families[0]
+        elif len(families) == 2:
+            who = f"{families[0]} and {families[1]}"
+        elif families:
+            who = f"{families[0]} et al."
+        return ", ".join(part for part in (who, str(self.year) if self.year else "") if part)
 
 
 @dataclass
@@ -67,7 +83,7 @@ class Answer:
 
 
 def references_block(citations: list[Citation]) -> str:
-    lines = [f'[{c.n}] {c.title} — "{c.evidence}"' for c in citations]
+    lines = [f'[{c.n}] {c.title}{f" ({c.byline})" if c.byline else ""} — "{c.evidence}"' for c in citations]
     return "References:\n" + "\n".join(lines) if lines else ""
 
 

@@ -29,8 +29,9 @@ from rag.corpus import Paper, load_corpus
 from rag.decide import plan
 from rag.embeddings import Embedder, shared_embedder
 from rag.errors import AnswerFault, OptionError, QuestionError
+from rag.evidence import asks_for_quantity, choose_quotes
 from rag.ingest import IngestReport, Progress, ingest
-from rag.retrieve import Retriever
+from rag.retrieve import PaperHit, Retriever
 from rag.store import ChunkStore, PaperRecord
 
 Announce = Callable[[str], None]
@@ -103,6 +104,16 @@ class AnswerStream:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Found:
+    """A paper found for a query: its relevance, its support for the query, its best evidence sentence."""
+
+    paper: PaperHit
+    relevance: float
+    support: float
+    evidence: str
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, str | None]:
@@ -181,6 +192,25 @@ class Assistant:
         With ``options.history`` a follow-up is first rewritten to stand alone (LLM mode).
         """
         return AnswerStream(self._pipeline(question, options or AskOptions(), stream=True))
+
+    def search(self, query: str, k: int | None = None) -> list[Found]:
+        """The papers that best support ``query``, each with its best evidence sentence (no answer written)."""
+        text, _ = clean_question(query, self.settings.max_question_chars)
+        self.ensure_indexed()
+        retrieval = self.retriever.retrieve(text, k=AskOptions(k=k).k)
+        planned = plan(retrieval, self.settings, self.retriever)
+        found = []
+        for item in planned.supports[: retrieval.k]:
+            quote = " ".join(choose_quotes(planned.terms, item.paper, limit=1, wants_number=asks_for_quantity(text)))
+            found.append(Found(item.paper, round(item.paper.relevance, 4), round(item.probability, 4), quote))
+        return found
+
+    def paper(self, paper_id: str) -> PaperRecord:
+        """One indexed paper by id; ``QuestionError`` when there is none."""
+        for record in self.papers():
+            if record.id == paper_id:
+                return record
+        raise QuestionError(f"no indexed paper has the id {paper_id!r}; list the papers to see their ids.")
 
     def planned_mode(self, answerer: AnswererName | None = None) -> Mode:
         """The mode a question asked with ``answerer`` is answered in, unless a fault intervenes."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from rag.config import Settings
 from rag.store import ChunkStore, PaperRecord
 
-FORMAT = 1
+FORMAT = 2  # 2: with authors, year and DOI
 
 
 def save(path: Path, generation: str | None, records: list[PaperRecord]) -> None:

@@ -205,7 +205,18 @@ def _citations(check: CheckResult, draft: Draft, plan: Plan) -> list[Citation]:
             quote = quote or source.text.partition("\n")[2]
         abstract = paper.abstract or plan.abstract(paper)
         citations.append(
-            Citation(n, paper.paper_id, paper.title, quote, paper.url, round(paper.relevance, 4), abstract)
+            Citation(
+                n,
+                paper.paper_id,
+                paper.title,
+                quote,
+                paper.url,
+                round(paper.relevance, 4),
+                abstract,
+                list(paper.authors),
+                paper.year,
+                paper.doi,
+            )
         )
     return citations
 

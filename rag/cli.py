@@ -76,6 +76,8 @@ def _help(name: str) -> str:
 
 
 Benchmark = Literal["aclsum"]
+AnswerFormat = Literal["text", "markdown"]
+PapersFormat = Literal["text", "jsonl", "bib", "csv"]
 LOW_RELEVANCE = "Low relevance: the closest passages only partly match the question."
 
 # ---------------------------------------------------------------- commands
@@ -88,6 +90,12 @@ def ask(
     retriever: Annotated[RetrieverName | None, typer.Option(help=_help("retriever"))] = None,
     answerer: Annotated[AnswererName | None, typer.Option(help=_help("answerer"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
+    output: Annotated[
+        AnswerFormat, typer.Option("--format", help="text, or markdown: [n] markers and a linked reference list.")
+    ] = "text",
+    bib: Annotated[
+        Path | None, typer.Option("--bib", help="Also write the cited papers as BibTeX entries to this file.")
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Also show token usage, latency, the citation check.")
     ] = False,
@@ -105,14 +113,36 @@ def ask(
         with _progress("Indexing bundled corpus") as update:
             assistant.ensure_indexed(progress=update)
     options = AskOptions(k=k, retriever=retriever, answerer=answerer)
-    if as_json:
+    if as_json or output == "markdown":
         answer = assistant.ask(question, options)
-        out.print_json(json.dumps(answer.to_dict(), ensure_ascii=False))
+        if as_json:
+            out.print_json(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            from rag.export import answer_markdown
+
+            out.print(answer_markdown(answer), markup=False, highlight=False, end="")
+        _write_bib(answer, bib)
         return
     with assistant.stream(question, options) as stream:
         for delta in stream:
             out.print(delta, end="", markup=False, highlight=False)
         _print_answer(stream.answer(), stream.text, verbose)
+        _write_bib(stream.answer(), bib)
+
+
+def _write_bib(answer: Any, path: Path | None) -> None:
+    if path is None:
+        return
+    from rag.export import Reference, bibtex
+
+    try:
+        path.write_text(bibtex(Reference.of(c) for c in answer.citations), encoding="utf-8")
+    except OSError as error:
+        raise OptionError(f"--bib {path}: cannot write it ({error.strerror or error}); pass a writable path.") from None
+    err.print(
+        f"[dim]Wrote {len(answer.citations)} BibTeX entr{'y' if len(answer.citations) == 1 else 'ies'} to "
+        f"{escape(str(path))}.[/]"
+    )
 
 
 def _print_answer(answer: Any, streamed: str, verbose: bool) -> None:
@@ -165,18 +195,24 @@ def _details(answer: Any) -> list[str]:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Daily Papers .txt, .jsonl or .bib files.")] = None,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Abstracts: Daily Papers .txt, .jsonl, .bib, .ris, CSL-JSON .json, .csv or .tsv files."),
+    ] = None,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start from an empty index.")] = False,
 ) -> None:
     """Index abstracts (default: the bundled Daily Papers corpus). Safe to run again."""
     from rag.config import BUNDLED_CORPUS
-    from rag.corpus import load_corpus
+    from rag.corpus import read_corpus
 
     files = list(paths or [BUNDLED_CORPUS])
-    papers = load_corpus(files)  # parse everything before touching the store
+    corpus = read_corpus(files)  # parse everything before touching the store
+    skipped = corpus.skipped_line()
+    if skipped:
+        err.print(f"[yellow]{escape(skipped)}[/]")
     assistant = _assistant(_settings())
     with _progress("Embedding chunks") as update:
-        report = assistant.ingest_papers(papers, progress=update, rebuild=rebuild)
+        report = assistant.ingest_papers(corpus.papers, progress=update, rebuild=rebuild)
     out.print(
         f"Ingested {report.papers_seen} papers from {len(files)} file(s): {report.papers_added} added, "
         f"{report.papers_updated} updated, {report.papers_unchanged} unchanged "
@@ -186,9 +222,19 @@ def ingest(
 
 
 @app.command()
-def papers() -> None:
-    """List the indexed papers: id and title."""
+def papers(
+    output: Annotated[
+        PapersFormat, typer.Option("--format", help="text (id and title), or an export: jsonl, bib or csv.")
+    ] = "text",
+) -> None:
+    """List the indexed papers (id and title), or export the collection in a format `rag ingest` reads back."""
     assistant = _assistant(_settings())
+    if output != "text":
+        from rag import export
+
+        writers = {"jsonl": export.papers_jsonl, "bib": export.papers_bibtex, "csv": export.papers_csv}
+        out.file.write(writers[output](assistant.papers()))
+        return
     for record in assistant.papers():
         out.print(f"{record.id}  {escape(record.title)}")
 
@@ -376,6 +422,21 @@ def ui_command(
 
     announce = lambda message: err.print(escape(message))  # noqa: E731
     launch(settings, host, port, auth=credentials, assistant=assistant, announce=announce)
+
+
+@app.command(name="mcp")
+def mcp_command(
+    http: Annotated[
+        int | None, typer.Option("--http", min=1, max=65535, help="Serve streamable HTTP on 127.0.0.1:PORT.")
+    ] = None,
+) -> None:
+    """Serve the assistant to MCP clients (Claude Desktop, VS Code, Cursor) over stdio, or HTTP on loopback."""
+    from rag.mcp_server import serve
+
+    assistant = _assistant(_settings())  # notices go to stderr: stdout carries the protocol
+    if not assistant.store.count():
+        assistant.ensure_indexed()
+    serve(assistant, http)
 
 
 # ---------------------------------------------------------------- entry point

@@ -65,7 +65,11 @@ def chunk_paper(paper: Paper, chunk_size: int, chunk_overlap: int, paper_vector:
             "source": paper.source,
             "chunk": n,
             "hash": paper.content_hash,
+            "authors": "; ".join(paper.authors),
+            "doi": paper.doi or "",
         }
+        if paper.year is not None:
+            meta["year"] = paper.year
         meta["chunks"] = len(texts)  # so a reader can name every chunk of the paper by id
         if n == 0:
             meta["abstract"] = paper.abstract
@@ -234,7 +238,17 @@ def _write_chunks(
 
 
 def _record(paper: Paper, chunks: list[Chunk]) -> PaperRecord:
-    return PaperRecord(paper.id, paper.title, paper.url or None, paper.abstract, paper.source, len(chunks))
+    return PaperRecord(
+        paper.id,
+        paper.title,
+        paper.url or None,
+        paper.abstract,
+        paper.source,
+        len(chunks),
+        list(paper.authors),
+        paper.year,
+        paper.doi,
+    )
 
 
 def _batches(

@@ -25,7 +25,7 @@ from rag.ingest import (
     rebuild_keyword_index,
 )
 from rag.keyword import KeywordIndex, keyword_text
-from rag.store import ChunkStore
+from rag.store import ChunkStore, paper_metadata
 
 POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
 EVIDENCE_PAPERS = POOL  # leading papers whose every chunk is scored for evidence
@@ -65,6 +65,9 @@ class PaperHit:
     abstract: str = ""  # the whole abstract, once read (with the paper's chunks, or its whole-abstract entry)
     content_hash: str = ""  # of the indexed title and abstract: part of every chunk id
     chunk_total: int = 0  # chunks of the abstract (0: indexed before chunks carried it)
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    doi: str | None = None
 
     @property
     def best_chunk(self) -> ChunkHit:
@@ -265,6 +268,8 @@ class Retriever:
                 paper = papers[pid] = PaperHit(pid, str(meta["title"]), str(meta.get("url") or "") or None, 0.0, 0.0)
                 paper.content_hash = str(meta.get("hash", ""))
                 paper.chunk_total = int(meta.get("chunks", 0))
+                metadata = paper_metadata(meta)
+                paper.authors, paper.year, paper.doi = metadata["authors"], metadata["year"], metadata["doi"]
             fused[pid] = max(fused.get(pid, 0.0), hit.fused)
             paper.keyword = max(paper.keyword, hit.keyword)
             if hit.level == "paper":

@@ -10,7 +10,7 @@ import contextlib
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -36,6 +36,9 @@ class PaperRecord:
     abstract: str
     source: str
     chunks: int
+    authors: list[str] = field(default_factory=list)
+    year: int | None = None
+    doi: str | None = None
 
 
 def _client(settings: Settings) -> Any:
@@ -252,6 +255,17 @@ class ChunkStore:
         return papers_from_chunks(docs, metas)
 
 
+def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Authors, year and DOI as a chunk's metadata holds them (absent from stores written before them)."""
+    authors = str(meta.get("authors") or "")
+    year = meta.get("year")
+    return {
+        "authors": [a for a in authors.split("; ") if a],
+        "year": int(year) if isinstance(year, int | float) else None,
+        "doi": str(meta.get("doi") or "") or None,
+    }
+
+
 def in_title_order(records: Iterable[PaperRecord]) -> list[PaperRecord]:
     """Papers are listed by title, however the store happens to return them."""
     return sorted(records, key=lambda r: (r.title.casefold(), r.id))
@@ -271,6 +285,7 @@ def papers_from_chunks(docs: list[str], metas: list[dict[str, Any]]) -> list[Pap
                 abstract="",
                 source=str(meta.get("source", "")),
                 chunks=0,
+                **paper_metadata(meta),
             )
         record.chunks += 1
         if meta.get("abstract"):

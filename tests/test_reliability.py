@@ -115,7 +115,7 @@ def test_bad_file_through_the_python_api_leaves_the_store_as_it_was(bundled_home
 
 # ---------------------------------------------------------------- 2. parser properties (hypothesis)
 
-SUFFIXES = st.sampled_from([".txt", ".jsonl", ".bib", ".json", ".md", ""])
+SUFFIXES = st.sampled_from([".txt", ".jsonl", ".bib", ".json", ".ris", ".csv", ".tsv", ".md", ""])
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -190,11 +190,17 @@ def _render(fmt: str, papers: list[tuple[str, str]]) -> str:
         return "".join(
             f"@article{{key{i},\n  title = {{{t}}},\n  abstract = {{{a}}}\n}}\n\n" for i, (t, a) in enumerate(papers)
         )
+    if fmt == "ris":
+        return "".join(f"TY  - JOUR\nTI  - {t}\nAB  - {a}\nER  - \n\n" for t, a in papers)
+    if fmt == "csv":
+        return "title,abstract\n" + "".join(f'"{t}","{a}"\n' for t, a in papers)
+    if fmt == "json":
+        return json.dumps([{"title": t, "abstract": a} for t, a in papers])
     return "Daily Papers\n\n" + "".join(f"{t}\n\n{a}\n\n" for t, a in papers)
 
 
 @FUZZ
-@given(papers=_PAPERS, fmt=st.sampled_from(["jsonl", "bib", "txt"]))
+@given(papers=_PAPERS, fmt=st.sampled_from(["jsonl", "bib", "txt", "ris", "csv", "json"]))
 def test_valid_papers_round_trip_in_every_format(
     tmp_path_factory: pytest.TempPathFactory, papers: list[tuple[str, str]], fmt: str
 ) -> None:

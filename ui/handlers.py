@@ -6,6 +6,7 @@ Each returns (or yields) the values of the components it updates; ``ui.layout`` 
 from __future__ import annotations
 
 import sys
+import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import gradio as gr
 
 from rag.assistant import AskOptions
 from rag.errors import RagError
+from rag.export import Reference, answer_markdown, bibtex
 from ui import evalview, render
 from ui.service import ChatService, with_note
 
@@ -167,3 +169,18 @@ def _chart_update(view: evalview.EvalView, metric: str | None, visible: bool = T
 
 def eval_chart(metric: str, reports_dir: Path = evalview.REPORTS_DIR) -> Any:
     return _chart_update(evalview.load_view(reports_dir), metric)
+
+
+def export_files(turns: list[render.Turn]) -> tuple[Any, Any]:
+    """The newest answer as a Markdown file and its cited papers as a BibTeX file, for the download buttons."""
+    if not turns:
+        return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+    answer = turns[-1].answer
+    folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+    markdown = folder / f"answer-{turns[-1].turn}.md"
+    markdown.write_text(answer_markdown(answer), encoding="utf-8")
+    if not answer.citations:
+        return gr.update(value=str(markdown), interactive=True), gr.update(value=None, interactive=False)
+    references = folder / f"references-{turns[-1].turn}.bib"
+    references.write_text(bibtex(Reference.of(c) for c in answer.citations), encoding="utf-8")
+    return gr.update(value=str(markdown), interactive=True), gr.update(value=str(references), interactive=True)

@@ -14,9 +14,10 @@ import gradio as gr
 
 from rag.assistant import AskOptions
 from rag.config import ANSWERERS, RETRIEVERS, Settings
+from rag.corpus import SUFFIXES
 from rag.errors import RagError
 from ui import render
-from ui.handlers import eval_chart, eval_outputs, papers_view, respond
+from ui.handlers import eval_chart, eval_outputs, export_files, papers_view, respond
 from ui.service import ChatService
 
 EXAMPLES = [
@@ -26,7 +27,7 @@ EXAMPLES = [
     "Compare LIMO and DeepDistill",
     "What is the boiling point of mercury?",  # not in the abstracts: the assistant says so
 ]
-UPLOAD_TYPES = [".txt", ".jsonl", ".ndjson", ".json", ".bib", ".bibtex"]
+UPLOAD_TYPES = list(SUFFIXES)
 TITLE = "Cited answers over research-paper abstracts"
 
 
@@ -96,6 +97,13 @@ def build_app(settings: Settings | None = None, service: ChatService | None = No
                         with gr.Row():
                             copy = gr.Button("Copy answer with references", size="sm", elem_id="rag-copy")
                             clear = gr.Button("Clear chat", size="sm", elem_id="rag-clear")
+                        with gr.Row():
+                            download_md = gr.DownloadButton(
+                                "Download answer (.md)", size="sm", elem_id="rag-download-md", interactive=False
+                            )
+                            download_bib = gr.DownloadButton(
+                                "Download references (.bib)", size="sm", elem_id="rag-download-bib", interactive=False
+                            )
                         copy_text = gr.Textbox(visible="hidden", elem_id="rag-copy-text", interactive=False)
                         with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
                             top_k = gr.Slider(1, 30, value=settings.top_k, step=1, label="Papers to retrieve (k)")
@@ -125,7 +133,7 @@ def build_app(settings: Settings | None = None, service: ChatService | None = No
                         elem_id="rag-paper-search",
                     )
                     upload = gr.File(
-                        label="Add papers: Daily-Papers .txt dump, .jsonl or .bib",
+                        label="Add papers: Daily Papers .txt, .jsonl, .bib, .ris, CSL-JSON .json, .csv or .tsv",
                         file_count="multiple",
                         file_types=UPLOAD_TYPES,
                         scale=2,
@@ -174,14 +182,22 @@ def build_app(settings: Settings | None = None, service: ChatService | None = No
             q = sample[0] if isinstance(sample, list | tuple) and sample else str(sample or "")
             yield from respond(service, q, chat, hist, trn, k, ret, ans)
 
-        question.submit(on_question, chat_inputs, chat_outputs, **answer_opts)
-        send.click(on_question, chat_inputs, chat_outputs, **answer_opts)
-        examples.click(on_example, [examples, *chat_inputs[1:]], chat_outputs, **answer_opts)
+        downloads = [download_md, download_bib]
+        export_opts: dict[str, Any] = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+        question.submit(on_question, chat_inputs, chat_outputs, **answer_opts).then(
+            export_files, turns, downloads, **export_opts
+        )
+        send.click(on_question, chat_inputs, chat_outputs, **answer_opts).then(
+            export_files, turns, downloads, **export_opts
+        )
+        examples.click(on_example, [examples, *chat_inputs[1:]], chat_outputs, **answer_opts).then(
+            export_files, turns, downloads, **export_opts
+        )
 
         def on_clear():  # noqa: ANN202
-            return [], [], [], render.sources_html([]), "", badge_for()
+            return [], [], [], render.sources_html([]), "", badge_for(), *export_files([])
 
-        clear_outputs = [chatbot, history, turns, sources, copy_text, badge]
+        clear_outputs = [chatbot, history, turns, sources, copy_text, badge, *downloads]
         clear.click(on_clear, None, clear_outputs, queue=False, api_visibility="private")
         chatbot.clear(on_clear, None, clear_outputs, queue=False, api_visibility="private")
         answerer.change(

@@ -237,10 +237,11 @@ def source_card(turn: int, citation: Citation, matcher: TermMatcher) -> str:
         if citation.abstract
         else ""
     )
+    byline = f'<div class="rag-src-byline">{esc(citation.byline)}</div>' if citation.byline else ""
     return (
         f'<article class="rag-src-card" id="{anchor(turn, citation.n)}" data-n="{citation.n}">'
         f'<header><span class="rag-src-n">[{citation.n}]</span> '
-        f'<span class="rag-src-title">{esc(citation.title)}</span></header>'
+        f'<span class="rag-src-title">{esc(citation.title)}</span>{byline}</header>'
         f'<blockquote class="rag-evidence">{highlight(citation.evidence, matcher)}</blockquote>'
         f'<div class="rag-src-meta"><span class="rag-score rag-score-{level}" '
         'title="relevance to the question">'

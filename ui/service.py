@@ -13,7 +13,7 @@ from pathlib import Path
 from rag.answer import Answer, Mode
 from rag.assistant import AnswerStream, AskOptions, Assistant
 from rag.config import AnswererName, Settings
-from rag.corpus import load_corpus
+from rag.corpus import read_corpus
 from rag.errors import RagError
 from rag.store import PaperRecord
 from ui import render
@@ -80,10 +80,13 @@ class ChatService:
             return message
 
         try:
-            papers = load_corpus(paths)
+            corpus = read_corpus(paths)
         except RagError as error:
             return f"\u26a0 **Nothing was added.** {render.md_text(shown(str(error)))}"
-        papers = [dataclasses.replace(p, source=f"upload: {names.get(p.source, Path(p.source).name)}") for p in papers]
+        papers = [
+            dataclasses.replace(p, source=f"upload: {names.get(p.source, Path(p.source).name)}") for p in corpus.papers
+        ]
+        skipped = shown(corpus.skipped_line() or "")
 
         def update(done: int, total: int) -> None:
             if total:
@@ -109,6 +112,7 @@ class ChatService:
             f"{report.papers_updated} updated, {report.papers_unchanged} unchanged "
             f"({report.chunks_written} chunks embedded in {report.seconds:.1f} s). "
             f"The index now holds {report.papers_total} papers in {report.chunks_total} chunks."
+            + (f" {skipped}" if skipped else "")
         )
 
 

@@ -1,0 +1,1 @@
+"""Corpus formats, one module each: ``parse(path, text) -> Parsed``. ``rag.corpus`` picks one per file."""
