@@ -19,40 +19,17 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.text import split_letters_and_digits, stemmer
+from rag.keyword import KeywordHit, keyword_text
+from rag.keyword import tokenize as _tokenize
 
 MANIFEST = "manifest.json"
 IDS = "chunk_ids.npy"
 FORMAT = 3  # 1 was llama-index's persisted BM25Retriever; 2 kept "AIME2024" as one token
-# The tokenisation llama-index's BM25Retriever uses: English stop words out, Snowball stems, 2+ letter words.
-LANGUAGE = "en"
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-
-
-@dataclass(frozen=True)
-class KeywordHit:
-    chunk_id: str
-    score: float
-
-
-def _tokenize(texts: list[str]) -> list[list[str]]:
-    """llama-index's tokenisation, with letters and digits apart ("AIME2024" and "AIME 2024" match)."""
-    import bm25s
-
-    return bm25s.tokenize(
-        [split_letters_and_digits(text) for text in texts],
-        stopwords=LANGUAGE,
-        stemmer=stemmer(),
-        token_pattern=TOKEN_PATTERN,
-        return_ids=False,
-        show_progress=False,
-    )
 
 
 class KeywordIndex:
@@ -121,24 +98,6 @@ class KeywordIndex:
         except Exception:
             return None
 
-    def document_frequency(self, term: str) -> int:
-        """How many indexed entries contain the stemmed ``term`` (0 for a term the collection never uses)."""
-        index = self._bm25.vocab_dict.get(term)
-        indptr = self._bm25.scores["indptr"]
-        if index is None or index + 1 >= len(indptr):  # bm25s adds an empty token with no postings
-            return 0
-        return int(indptr[index + 1] - indptr[index])
-
-    def idf(self, terms: set[str]) -> dict[str, float]:
-        """Each stemmed term's inverse document frequency over the indexed entries (BM25's formula); a term
-        the collection never uses gets the highest, as if it were in no entry."""
-        total = self.chunk_count
-        weights = {}
-        for term in terms:
-            frequency = self.document_frequency(term)
-            weights[term] = float(np.log((total - frequency + 0.5) / (frequency + 0.5) + 1.0))
-        return weights
-
     def search(self, query: str, limit: int) -> list[KeywordHit]:
         """The best ``limit`` entries for ``query`` with a positive BM25 score, best first. Thread-safe."""
         tokens = _tokenize([query])
@@ -151,8 +110,3 @@ class KeywordIndex:
             for index, score in zip(indexes[0], scores[0], strict=True)
             if score > 0
         ]
-
-
-def keyword_text(meta: dict[str, Any], chunk_text: str) -> str:
-    """What both retrievers see for a chunk: its paper's title, then the chunk."""
-    return f"{meta.get('title', '')}\n{chunk_text}"

@@ -19,7 +19,7 @@ from rag.answerers.base import Draft
 from rag.decide import Plan
 from rag.errors import AnswerFault
 from rag.evidence import choose_quotes, question_terms
-from rag.text import content_terms, mentions, specific_terms
+from rag.text import acronym_of, content_terms, mentions, specific_terms
 
 UNSUPPORTED_MARK = "⚠"
 MAX_RANGE = 50  # [1-1000] is not a citation list worth expanding
@@ -116,18 +116,6 @@ def claimed_numbers(claim: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _acronym_of(text: str, term: str) -> bool:
-    """``CoT`` for "chain-of-thought", ``LLMs`` for "large language models"."""
-    letters = re.sub(r"[^a-z]", "", term.casefold())
-    if letters.endswith("s") and len(letters) > 2 and not term.isupper():
-        letters = letters[:-1]
-    if not 2 <= len(letters) <= 6:
-        return False
-    words = re.findall(r"[a-z0-9]+", text.casefold())
-    initials = "".join(w[0] for w in words)
-    return letters in initials
-
-
 def check_sentence(sentence: str, sources: Mapping[int, str]) -> SentenceVerdict:
     """Judge one answer sentence against the sources it cites (``sources``: number -> source text)."""
     numbers = [n for n in citations_in(sentence) if n in sources]
@@ -147,7 +135,7 @@ def check_sentence(sentence: str, sources: Mapping[int, str]) -> SentenceVerdict
     for term in dict.fromkeys(specific_terms(claim)):
         if _CLAIM_NUMBER.fullmatch(term) or not re.search(r"[a-zA-Z]", term):
             continue  # numbers ("1.59x", "55%") were checked above
-        if not mentions(evidence, term) and not _acronym_of(evidence, term):
+        if not mentions(evidence, term) and not acronym_of(evidence, term):
             problems.append(f"{term!r} is not in {cited}")
     terms = {t for t in content_terms(claim) if not any(ch.isdigit() for ch in t)}
     if not problems and len(terms) >= MIN_TERMS_FOR_OVERLAP:
