@@ -196,8 +196,9 @@ class Assistant:
     def search(self, query: str, k: int | None = None) -> list[Found]:
         """The papers that best support ``query``, each with its best evidence sentence (no answer written)."""
         text, _ = clean_question(query, self.settings.max_question_chars)
+        options = AskOptions(k=k)  # checks k like a question's
         self.ensure_indexed()
-        retrieval = self.retriever.retrieve(text, k=AskOptions(k=k).k)
+        retrieval = self.retriever.retrieve(text, k=options.k)
         planned = plan(retrieval, self.settings, self.retriever)
         found = []
         for item in planned.supports[: retrieval.k]:
