@@ -121,6 +121,7 @@ def test_citation_to_a_missing_source_is_removed(
     first, second = answer.sentences
     assert first.citations == [1] and first.supported
     assert second.citations == [] and not second.supported and second.reason == "uncited"
+    assert answer.body.endswith("settings. ⚠") and "1 sentence marked ⚠: no source cited." in answer.notice
 
 
 def test_a_number_missing_from_its_source_marks_the_sentence_unsupported(

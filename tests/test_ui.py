@@ -407,6 +407,11 @@ def test_unsupported_sentences_low_relevance_and_abstention_are_said_plainly() -
     html = render.sources_html([render.Turn(1, COT, answer)])
     assert "1 sentence not supported" in html and "rag-banner-low" in html
 
+    uncited = [SentenceVerdict("Models also dream of electric sheep.", [], False, "uncited")]
+    claim = _answer(sentences=uncited, body="CoT hurts [1]. Models also dream of electric sheep.")
+    assert render.chat_markdown(claim, 3).count("not supported by the cited abstracts") == 1  # marked, not hidden
+    assert "1 sentence not supported" in render.sources_html([render.Turn(3, COT, claim)])
+
     abstained = _answer(abstained=True, citations=[], body="The abstracts don't answer this.", related=["Near"])
     assert "No answer" in render.chat_markdown(abstained, 2)
     assert "Possibly related" in render.sources_html([render.Turn(2, "q", abstained)])
