@@ -152,3 +152,19 @@ def test_ask_writes_markdown_and_bibtex_of_the_cited_papers(bundled_home: Path, 
     assert f"[1] [{GROKKING}](https://example.org/grokking) — Müller and Okafor, 2024." in result.stdout
     entries = bibtexparser.parse_string(bib.read_text()).entries
     assert entries[0].key == "muller2024grokking" and entries[0]["doi"] == "10.1234/grok.2024.001"
+
+
+def test_the_ui_offers_the_answer_and_its_references_as_files() -> None:
+    from rag.answer import Answer
+    from ui import render
+    from ui.handlers import export_files
+
+    citation = Citation(1, "p", GROKKING, "Generalisation arrives late.", "https://example.org/g", 0.7, year=2024)
+    answer = Answer("When?", "Late [1].", [citation], [GROKKING], False, "extractive", 1.0, body="Late [1].")
+    markdown, references = export_files([render.Turn(1, "When?", answer)])
+    assert markdown["interactive"] and references["interactive"]
+    assert "[1] [Grokking Beyond" in Path(markdown["value"]).read_text()
+    (entry,) = bibtexparser.parse_string(Path(references["value"]).read_text()).entries
+    assert entry["title"] == GROKKING and entry["year"] == "2024"
+    nothing = export_files([])
+    assert nothing[0]["value"] is None and not nothing[1]["interactive"]
