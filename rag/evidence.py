@@ -108,13 +108,10 @@ def sentences(paper: PaperHit) -> list[Sentence]:
 
 @dataclass
 class Support:
-    """How strongly one paper supports the question."""
+    """How strongly one paper supports the question, and the evidence features that say so."""
 
     paper: PaperHit
     probability: float  # that the paper belongs in the answer (fitted on dev sets)
-    sentence_coverage: float  # of its best sentence
-    title_coverage: float
-    coverage: float  # of its whole title and abstract
     features: dict[str, float]
 
 
@@ -152,9 +149,7 @@ def support(question: QuestionTerms, papers: Sequence[PaperHit]) -> list[Support
     result = []
     for paper, features in zip(papers, support_features(question, papers), strict=True):
         value = SUPPORT_BIAS + sum(weight * features[name] for name, weight in SUPPORT_WEIGHTS.items())
-        result.append(
-            Support(paper, _logistic(value), features["sentence"], features["title"], features["coverage"], features)
-        )
+        result.append(Support(paper, _logistic(value), features))
     return result
 
 
