@@ -123,14 +123,18 @@ class Retriever:
                 clear_interrupted_marker(self.settings)
             return self._keyword
 
+    def _loaded_index(self) -> KeywordIndex | None:
+        """The keyword index as the question's retrieval just checked it (no second generation check)."""
+        return self._keyword if self._keyword is not None else self.keyword_index()
+
     def weigh(self, terms: set[str]) -> dict[str, float]:
         """Each stemmed term's IDF in the collection (all 1.0 while there is no keyword index)."""
-        index = self.keyword_index()
+        index = self._loaded_index()
         return index.idf(terms) if index is not None else dict.fromkeys(terms, 1.0)
 
     def uses(self, stem: str) -> bool:
         """Whether any indexed text contains the stemmed word (True while there is no keyword index)."""
-        index = self.keyword_index()
+        index = self._loaded_index()
         return index is None or index.document_frequency(stem) > 0
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
