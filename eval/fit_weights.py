@@ -25,7 +25,7 @@ from rag import aclsum  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.decide import CITE_FROM, MOST_CITED, question_shape  # noqa: E402
-from rag.evaluate import GoldQuestion, load_gold  # noqa: E402
+from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
 from rag.evidence import question_terms, support_features  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
@@ -57,15 +57,6 @@ def rows(names: tuple[str, ...], settings: Settings) -> list[tuple[str, GoldQues
     return found
 
 
-def f1(cited: list[str], gold: GoldQuestion) -> float:
-    accepted = set(gold.gold_titles) | set(gold.also_ok)
-    if not cited:
-        return 0.0
-    precision = sum(t in accepted for t in cited) / len(cited)
-    recall = sum(t in cited for t in gold.gold_titles) / len(gold.gold_titles)
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-
-
 def citation_f1(data: list, weights: np.ndarray, bias: float, cite_from: dict[str, float]) -> dict[str, float]:
     scores: dict[str, list[float]] = {}
     for name, gold, papers, features in data:
@@ -75,7 +66,8 @@ def citation_f1(data: list, weights: np.ndarray, bias: float, cite_from: dict[st
         shape = question_shape(gold.question)
         chosen = [order[0]] + [i for i in order[1:] if probability[i] >= cite_from[shape]]
         key = name if name.startswith("aclsum") else gold.kind
-        scores.setdefault(key, []).append(f1([papers[i].title for i in chosen[: MOST_CITED[shape]]], gold))
+        titles = [papers[i].title for i in chosen[: MOST_CITED[shape]]]
+        scores.setdefault(key, []).append(answer_metrics(gold, titles, "", abstained=False)["citation_f1"])
     return {k: round(float(np.mean(v)), 3) for k, v in sorted(scores.items())}
 
 

@@ -9,7 +9,6 @@ on its distance to another paper; why to abstain is ``rag.abstain``'s job.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -20,7 +19,6 @@ from rag.retrieve import PaperHit, Retrieval
 from rag.text import mentions, named_terms, normalise
 
 Shape = Literal["single", "list", "comparison"]
-PaperTexts = Callable[[list[PaperHit]], dict[str, str]]  # paper id -> "title\nabstract"
 
 # A paper beyond the best one is cited when its support reaches this (fitted on the dev sets): a list
 # takes every paper with some support, a comparison the ones clearly involved, a single answer only a
