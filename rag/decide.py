@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from rag.abstain import abstain_reason
+from rag.abstain import Evidence, abstain_reason
 from rag.config import Settings
 from rag.evidence import QuestionTerms, Support, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
@@ -84,6 +84,7 @@ class Plan:
     texts: dict[str, str]  # paper id -> "title\nabstract"
     abstain_reason: str | None
     low_relevance: bool  # the best paper only partly matches the question
+    evidence: Evidence | None = None  # what the abstention decision read (None when nothing is indexed)
 
     @property
     def question(self) -> str:
@@ -139,15 +140,17 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
     elif shape == "comparison":
         papers = (papers + [p for p in named if p not in papers])[: MOST_CITED[shape]]
     texts = collection.hit_texts(papers)
-    reason = abstain_reason(
+    evidence = Evidence(
         question,
         terms,
         names,
         "\n".join(texts.values()),
         top_relevance=retrieval.papers[0].relevance,
+        top_support=supports[0].probability,
         facts_expected=shape == "single",
         finds_papers=finds_papers(question, shape),
-        settings=settings,
+        unknown_terms=terms.share(lambda term: not collection.uses(term)),
     )
+    reason = abstain_reason(evidence, settings)
     low = papers[0].relevance < settings.low_relevance_below
-    return Plan(retrieval, shape, terms, supports, papers, texts, reason, low)
+    return Plan(retrieval, shape, terms, supports, papers, texts, reason, low, evidence)

@@ -73,8 +73,12 @@ class QuestionTerms:
 
     def coverage(self, terms: AbstractSet[str]) -> float:
         """The weighted share of the question's terms found in ``terms``."""
+        return self.share(terms.__contains__)
+
+    def share(self, where: Callable[[str], bool]) -> float:
+        """The weighted share of the question's terms for which ``where(term)`` holds."""
         total = sum(self.weights.values())
-        return sum(w for t, w in self.weights.items() if t in terms) / total if total else 0.0
+        return sum(w for t, w in self.weights.items() if where(t)) / total if total else 0.0
 
 
 def question_terms(question: str, weigh: Weigh | None) -> QuestionTerms:

@@ -6,10 +6,12 @@ and the UI's highlighting all agree on what a "term" is.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
@@ -89,11 +91,23 @@ def stemmer() -> Any:  # PyStemmer has no type stubs
 
 
 @lru_cache(maxsize=1)
+def nltk_stopwords() -> frozenset[str]:
+    """NLTK's English stop words ("what", "did", "me", "about"…), from the copy llama-index ships, read as a
+    file so that asking a question never imports llama-index."""
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or spec.origin is None:
+        return frozenset()
+    path = Path(spec.origin).parent / "_static" / "nltk_cache" / "corpora" / "stopwords" / "english"
+    return frozenset(path.read_text(encoding="utf-8").split()) if path.exists() else frozenset()
+
+
+@lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    """English stop words plus the scaffolding of questions about papers."""
+    """English stop words (bm25s's and NLTK's) plus the scaffolding of questions about papers: words that
+    say how a question is asked, not what it asks about."""
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | _QUESTION_SCAFFOLD
+    return frozenset(STOPWORDS_EN) | nltk_stopwords() | _QUESTION_SCAFFOLD
 
 
 def is_stopword(word: str) -> bool:
