@@ -95,6 +95,11 @@ class Plan:
         """The ranking shown with the answer: the k best supported papers."""
         return [s.paper for s in self.supports[: self.retrieval.k]]
 
+    @property
+    def wants_fact(self) -> bool:
+        """The question asks for a fact about the papers, not which papers there are."""
+        return self.evidence is not None and not self.evidence.finds_papers
+
     def abstract(self, paper: PaperHit) -> str:
         return self.texts.get(paper.paper_id, "").partition("\n")[2] or paper.abstract
 

@@ -39,7 +39,7 @@ class ExtractiveAnswerer:
         sources: list[Source] = []
         lines: list[str] = []
         for n, paper in enumerate(plan.papers, start=1):
-            quotes = choose_quotes(plan.terms, paper, limit, wants_number)
+            quotes = choose_quotes(plan.terms, paper, limit, wants_number, plan.wants_fact)
             evidence = " ".join(quotes)
             sources.append(Source(n, paper, plan.texts.get(paper.paper_id, paper.title), quote=evidence))
             if one_paper:

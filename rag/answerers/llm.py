@@ -83,7 +83,7 @@ def sources_of(plan: Plan) -> tuple[list[PaperHit], Callable[[PaperHit], str]]:
     def evidence(paper: PaperHit) -> str:
         if paper.paper_id in planned and plan.abstract(paper):
             return " ".join(plan.abstract(paper).split())
-        quotes = choose_quotes(plan.terms, paper, EVIDENCE_SENTENCES, wants_number)
+        quotes = choose_quotes(plan.terms, paper, EVIDENCE_SENTENCES, wants_number, plan.wants_fact)
         return " … ".join(quotes) if quotes else evidence_text(paper)
 
     return papers, evidence
