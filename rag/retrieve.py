@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.chunk_cache import ChunkCache, Record
 from rag.config import RETRIEVERS, RetrieverName, Settings
 from rag.embeddings import Embedder
 from rag.errors import OptionError
@@ -27,6 +28,7 @@ from rag.ingest import (
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore, paper_metadata
 
+_RECORD = ["documents", "metadatas", "embeddings"]
 POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
 EVIDENCE_PAPERS = POOL  # leading papers whose every chunk is scored for evidence
 _LIST_SCAFFOLD = re.compile(
@@ -83,6 +85,16 @@ class Retrieval:
     k: int = 10  # how many papers the ranking shows
 
 
+def _records(result: dict[str, Any]) -> dict[str, Record]:
+    """A Chroma ``get`` result as chunk id -> (text, metadata, float32 vector)."""
+    return {
+        chunk_id: (text, meta, np.asarray(vector, dtype=np.float32))
+        for chunk_id, text, meta, vector in zip(
+            result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+        )
+    }
+
+
 class Retriever:
     """Read-only view of the store that ranks papers for a question. Thread-safe."""
 
@@ -92,6 +104,7 @@ class Retriever:
         self.settings = settings
         self._keyword: KeywordIndex | None = None
         self._keyword_lock = threading.Lock()
+        self._cache = ChunkCache()
 
     # ------------------------------------------------------------ keyword index
 
@@ -105,6 +118,7 @@ class Retriever:
             current = self._keyword is not None and self._keyword.generation == generation
             if current and not interrupted_ingest(self.settings):
                 return self._keyword
+            self._cache.clear()  # ids are immutable, but a changed store is read afresh anyway
             if (
                 self._keyword is not None
                 and not ingesting_here(self.settings)
@@ -173,22 +187,19 @@ class Retriever:
         if not papers:
             return
         by_id = {p.paper_id: p for p in papers}
-        include = ["documents", "metadatas", "embeddings"]
         if all(p.chunk_total for p in papers):  # every chunk named by id: a lookup, whatever the store's size
             ids = [f"{p.paper_id}:{p.content_hash}:{n}" for p in papers for n in range(p.chunk_total)]
-            result = self.store.read(lambda c: c.get(ids=ids, include=include))
+            records = self._chunks(ids)
         else:  # chunks indexed before they carried their paper's chunk total
             where = {"paper_id": {"$in": list(by_id)}}
-            result = self.store.read(lambda c: c.get(where=where, include=include))
-        for chunk_id, text, meta, vector in zip(
-            result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
-        ):
+            records = _records(self.store.read(lambda c: c.get(where=where, include=_RECORD)))
+        for chunk_id, (text, meta, vector) in records.items():
             paper = by_id[str(meta["paper_id"])]
             if meta.get("abstract"):
                 paper.abstract = str(meta["abstract"])
             if meta.get("level") == "paper" or any(c.chunk_id == chunk_id for c in paper.chunks):
                 continue
-            similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+            similarity = float(np.dot(vector, query_vector))
             paper.chunks.append(ChunkHit(chunk_id, text, similarity, 0.0))
         for paper in papers:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
@@ -234,23 +245,23 @@ class Retriever:
                 keyword_only[chunk_id] = (1.0 / (rrf_k + rank + 1), score / top_keyword)
         if keyword_only:  # the keyword index holds ids only: read these chunks, and score their relevance too
             ids = list(keyword_only)
-            result = self.store.read(lambda c: c.get(ids=ids, include=["documents", "metadatas", "embeddings"]))
-            found = {
-                chunk_id: (text, meta, vector)
-                for chunk_id, text, meta, vector in zip(
-                    result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
-                )
-            }
+            found = self._chunks(ids)
             for chunk_id in ids:  # in keyword rank order; a chunk deleted since the index was built is skipped
                 if chunk_id not in found:
                     continue
                 text, meta, vector = found[chunk_id]
-                similarity = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
+                similarity = float(np.dot(vector, query_vector))
                 fused, relative = keyword_only[chunk_id]
                 fused += self._missed_dense_share(similarity, dense)
                 level = str(meta.get("level", "chunk"))
                 hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, fused, level, relative), meta)
         return hits
+
+    def _chunks(self, ids: list[str]) -> dict[str, Record]:
+        """Text, metadata and vector of each chunk id the store holds, through the in-process cache."""
+        return self._cache.get(
+            ids, lambda missing: _records(self.store.read(lambda c: c.get(ids=missing, include=_RECORD)))
+        )
 
     def _missed_dense_share(self, similarity: float, dense: list[tuple[str, str, dict[str, Any], float]]) -> float:
         """The dense share of fusion a keyword-only chunk would have had, had the vector search returned it.
