@@ -20,9 +20,13 @@ COMMITTED = ROOT / "eval" / "reports" / "latest" / "results.json"
 TOLERANCE = 0.02
 
 
-def test_gold_set_is_well_formed() -> None:
-    golds = load_gold(GOLD)
-    assert len(golds) >= 50
+QUESTION_SETS = sorted((ROOT / "eval").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("path", QUESTION_SETS, ids=[p.stem for p in QUESTION_SETS])
+def test_question_sets_are_well_formed(path: Path) -> None:
+    golds = load_gold(path)
+    assert len(golds) >= 20
     assert len({g.id for g in golds}) == len(golds)
     titles = {p.title for p in load_file(BUNDLED_CORPUS)}
     for gold in golds:
