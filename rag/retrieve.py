@@ -105,12 +105,9 @@ class Retriever:
             current = self._keyword is not None and self._keyword.generation == generation
             if current and not interrupted_ingest(self.settings):
                 return self._keyword
-            if (
-                self._keyword is not None
-                and not ingesting_here(self.settings)
-                and not self.store.changed_here(generation)
-            ):
-                self.store.reopen()  # another process changed the store: read it afresh
+            if self._keyword is not None and not ingesting_here(self.settings):
+                # The store changed: follow it through the recent-vectors log, or reopen it.
+                self.store.catch_up(generation, writer_running=ingest_running(self.settings))
             self._keyword = KeywordIndex.load(self.settings.bm25_path)
             stale = self._keyword is None or self._keyword.generation != generation
             # An ingest running elsewhere rebuilds the index when it is done; until then the old one serves.
@@ -160,6 +157,7 @@ class Retriever:
             raise OptionError(f"retriever {mode!r} is not one of {', '.join(RETRIEVERS)}")
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * max(k, POOL))
+        self.keyword_index()  # first, in every mode: the one check that the store has not changed under us
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
@@ -173,13 +171,11 @@ class Retriever:
         if not papers:
             return
         by_id = {p.paper_id: p for p in papers}
-        include = ["documents", "metadatas", "embeddings"]
         if all(p.chunk_total for p in papers):  # every chunk named by id: a lookup, whatever the store's size
             ids = [f"{p.paper_id}:{p.content_hash}:{n}" for p in papers for n in range(p.chunk_total)]
-            result = self.store.read(lambda c: c.get(ids=ids, include=include))
+            result = self.store.get_with_vectors(ids=ids)
         else:  # chunks indexed before they carried their paper's chunk total
-            where = {"paper_id": {"$in": list(by_id)}}
-            result = self.store.read(lambda c: c.get(where=where, include=include))
+            result = self.store.get_with_vectors(where={"paper_id": {"$in": list(by_id)}})
         for chunk_id, text, meta, vector in zip(
             result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
         ):
@@ -194,20 +190,10 @@ class Retriever:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
     def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        result = self.store.read(
-            lambda c: c.query(
-                query_embeddings=[vector], n_results=limit, include=["documents", "metadatas", "distances"]
-            )
-        )
-        return [
-            (chunk_id, doc, meta, 1.0 - float(dist))
-            for chunk_id, doc, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+        return self.store.query(vector, limit)
 
     def _keyword_search(self, question: str, limit: int) -> list[tuple[str, float]]:
-        index = self.keyword_index()
+        index = self._loaded_index()  # as ``retrieve`` just checked it
         if index is None:
             return []
         return [(h.chunk_id, h.score) for h in index.search(question, limit)]
@@ -234,7 +220,7 @@ class Retriever:
                 keyword_only[chunk_id] = (1.0 / (rrf_k + rank + 1), score / top_keyword)
         if keyword_only:  # the keyword index holds ids only: read these chunks, and score their relevance too
             ids = list(keyword_only)
-            result = self.store.read(lambda c: c.get(ids=ids, include=["documents", "metadatas", "embeddings"]))
+            result = self.store.get_with_vectors(ids=ids)
             found = {
                 chunk_id: (text, meta, vector)
                 for chunk_id, text, meta, vector in zip(
