@@ -44,10 +44,11 @@ class Recent:
         return None if row is None else self.vectors[row]
 
 
-def net(steps: list[recent.StepData], dimension: int) -> Recent:
-    """The store's change over ``steps`` in order: a later removal cancels an addition, and the other way."""
-    added: dict[str, np.ndarray] = {}
-    removed: set[str] = set()
+def net(steps: list[recent.StepData], dimension: int, start: Recent | None = None) -> Recent:
+    """The store's change over ``steps`` in order, after ``start``: a later removal cancels an addition, and
+    the other way round."""
+    added: dict[str, np.ndarray] = dict(zip(start.ids, start.vectors, strict=True)) if start else {}
+    removed: set[str] = set(start.removed) if start else set()
     for step in steps:
         for chunk_id in step.removed:  # an ingest writes a paper's new chunks before deleting its old ones
             removed.add(chunk_id)
@@ -71,8 +72,7 @@ class CatchUp:
         self.dimension = dimension
         self.limit = limit
         self.recent = Recent()
-        self._read: dict[str, recent.StepData] = {}  # steps already read, by file name
-        self._files: tuple[str, ...] = ()  # the steps ``recent`` holds
+        self._files: tuple[str, ...] = ()  # the steps ``recent`` holds, in order
 
     def follow(self, view: str | None, current: str | None, writer_running: bool) -> bool:
         """Make ``recent`` hold what a view loaded at ``view`` lacks of the store at ``current``.
@@ -96,17 +96,17 @@ class CatchUp:
         files = tuple(step.file for step in steps)
         if files == self._files:
             return True
-        read: dict[str, recent.StepData] = {}
-        for step in steps:
-            try:
-                read[step.file] = self._read.get(step.file) or recent.read_step(self.directory, step, self.dimension)
-            except recent.LogError:
-                return False
-        self.recent = net([read[name] for name in files], self.dimension)
-        self._read, self._files = read, files
+        # Steps after the ones already held are added to them; otherwise every step is read again.
+        known = len(self._files) if files[: len(self._files)] == self._files else 0
+        try:
+            read = [recent.read_step(self.directory, step, self.dimension) for step in steps[known:]]
+        except recent.LogError:
+            return False
+        self.recent = net(read, self.dimension, self.recent if known else None)
+        self._files = files
         return True
 
     def clear(self) -> None:
         """The view is current again (reopened, or brought up to date by this process's own writes)."""
         self.recent = Recent()
-        self._read, self._files = {}, ()
+        self._files = ()

@@ -159,9 +159,16 @@ def test_the_log_trims_its_oldest_steps_and_starts_afresh_when_the_chain_breaks(
 def test_following_the_log_nets_out_removals_and_waits_for_an_ingest_in_flight(tmp_path: Path) -> None:
     log = tmp_path / "recent"
     _record(log, "g0", "g1", ["a", "b"], ["old"], limit=100)
-    _record(log, "g1", "g2", ["c"], ["a"], limit=100)
     follower = CatchUp(log, "papers", DIMENSION, limit=100)
-    assert follower.follow("g0", "g2", writer_running=False)
+    assert follower.follow("g0", "g1", writer_running=False)
+    assert follower.recent.ids == ("a", "b") and follower.recent.removed == {"old"}
+    _record(log, "g1", "g2", ["c"], ["a"], limit=100)
+    assert follower.follow("g0", "g2", writer_running=False)  # reads only the new step
+    assert follower.recent.ids == ("b", "c") and follower.recent.removed == {"old", "a"}
+    fresh = CatchUp(log, "papers", DIMENSION, limit=100)
+    assert fresh.follow("g0", "g2", writer_running=False) and np.array_equal(
+        fresh.recent.vectors, follower.recent.vectors
+    )
     assert follower.recent.ids == ("b", "c") and follower.recent.removed == {"old", "a"}
     query = follower.recent.vector("c")
     assert query is not None and follower.recent.search(query, 1)[0] == ("c", pytest.approx(1.0))
