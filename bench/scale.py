@@ -191,7 +191,8 @@ def reader(home: Path) -> None:
         started = time.perf_counter()
         answer = assistant.ask(question, AskOptions(answerer="extractive"))
         seconds = time.perf_counter() - started
-        print(json.dumps({"s": round(seconds, 3), "cited": [c.title for c in answer.citations]}), flush=True)
+        cited = [c.title for c in answer.citations]
+        print(json.dumps({"s": round(seconds, 3), "cited": cited, "reopens": assistant.store.reopens}), flush=True)
 
 
 def bench_growth(home: Path) -> dict[str, Any]:
@@ -233,6 +234,7 @@ def bench_growth(home: Path) -> dict[str, Any]:
         "reader_first_ask_after_s": first["s"],
         "reader_catch_up_s": round(max(0.0, first["s"] - warm["s"]), 2),
         "reader_cites_new_paper": any("OkapiCount" in title for title in first["cited"]),
+        "reader_reopened_store": first["reopens"] > warm["reopens"],
     }
 
 
