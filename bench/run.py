@@ -1,6 +1,6 @@
 """Benchmarks, each reported next to a baseline measured in the same run.
 
-    python -m bench.run [--size tiny|full] [--out bench/results] [--skip NAME ...] [--scale N ...]
+    python -m bench.run [--size tiny|full] [--out bench/results] [--skip NAME ...] [--scale N ...] [--growth-only]
 
 - ingest: our ingest (chunk, embed on ONNX Runtime, upsert, keyword index) vs raw sentence-transformers
   encoding of the same texts, for the bundled corpus and for synthetic abstracts (10,000 at full size);
@@ -202,6 +202,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--skip", nargs="*", default=[], choices=BENCHMARKS, help="benchmarks to leave out")
     parser.add_argument("--scale", nargs="*", type=int, help="chunk counts for the scale benchmark")
+    parser.add_argument(
+        "--growth-only",
+        action="store_true",
+        help="scale benchmark: build each store, then measure only adding ten papers and a reader's catch-up",
+    )
     args = parser.parse_args()
     size = SIZES[args.size]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -249,10 +254,11 @@ def main() -> None:
 
             def keep_rows(rows: list[dict[str, Any]]) -> None:
                 results["scale"] = rows
-                plot_scale(rows, args.out / f"scale-{args.size}.png")
+                if not args.growth_only:  # the plot needs the latency and memory figures
+                    plot_scale(rows, args.out / f"scale-{args.size}.png")
                 save()
 
-            bench_scale(args.scale or size["scale"], work, asked, on_row=keep_rows)
+            bench_scale(args.scale or size["scale"], work, asked, on_row=keep_rows, growth_only=args.growth_only)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M")

@@ -191,7 +191,8 @@ def reader(home: Path) -> None:
         started = time.perf_counter()
         answer = assistant.ask(question, AskOptions(answerer="extractive"))
         seconds = time.perf_counter() - started
-        print(json.dumps({"s": round(seconds, 3), "cited": [c.title for c in answer.citations]}), flush=True)
+        cited = [c.title for c in answer.citations]
+        print(json.dumps({"s": round(seconds, 3), "cited": cited, "reopens": assistant.store.reopens}), flush=True)
 
 
 def bench_growth(home: Path) -> dict[str, Any]:
@@ -233,6 +234,7 @@ def bench_growth(home: Path) -> dict[str, Any]:
         "reader_first_ask_after_s": first["s"],
         "reader_catch_up_s": round(max(0.0, first["s"] - warm["s"]), 2),
         "reader_cites_new_paper": any("OkapiCount" in title for title in first["cited"]),
+        "reader_reopened_store": first["reopens"] > warm["reopens"],
     }
 
 
@@ -250,8 +252,13 @@ def bench_scale(
     questions: list[str],
     raw_upsert_max: int = 100_000,
     on_row: Callable[[list[dict[str, Any]]], None] = lambda rows: None,
+    growth_only: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per size; ``on_row`` sees the rows so far after each size (a stopped run keeps them)."""
+    """One row per size; ``on_row`` sees the rows so far after each size (a stopped run keeps them).
+
+    ``growth_only`` builds each store and measures only the growth part (adding ten papers, a reader's
+    catch-up): no raw upsert, no memory or latency probes.
+    """
     from rag.config import Settings
     from rag.embeddings import shared_embedder
 
@@ -264,6 +271,15 @@ def bench_scale(
     for size in sizes:
         home = workdir / f"scale-{size}"
         row, papers = build(home, size)
+        if growth_only:
+            del papers
+            _log(f"{size:,}: adding {NEW_PAPERS} papers while a second process has the store open")
+            row.update(bench_growth(home))
+            _log(f"{size:,}: {json.dumps(row)}")
+            rows.append(row)
+            on_row(rows)
+            shutil.rmtree(home, ignore_errors=True)
+            continue
         if size <= raw_upsert_max:
             row["raw_upsert_chunks_per_s"] = raw_upsert(papers, size, workdir / f"raw-{size}", Settings().ingest_batch)
             row["ingest_ratio_ours_over_raw"] = round(row["ingest_chunks_per_s"] / row["raw_upsert_chunks_per_s"], 3)

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default=None, description="URL of a Chroma server (http://host:port); unset = embedded store under home."
     )
     collection: str = Field(default="papers", description="Chroma collection name.")
+    recent_vectors: int = Field(
+        default=20_000,
+        ge=0,
+        description="Vectors added plus ids removed that the recent-vectors log keeps, so that other processes "
+        "over the embedded store catch up without reopening it; past it they reopen.",
+    )
 
     # --- indexing ---
     chunk_size: int = Field(default=64, ge=16, le=2048, description="Chunk size in tokens (sentence splitter).")
@@ -108,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def catalogue_path(self) -> Path:
         return self.home / "papers.json"
+
+    @property
+    def recent_path(self) -> Path:
+        return self.home / "recent-vectors"
 
 
 def mask_secret(secret: SecretStr | str | None) -> str:

@@ -8,6 +8,7 @@ crashed run is detected and the keyword index is rebuilt on the next open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag import catalogue
+import numpy as np
+
+from rag import catalogue, recent
 from rag.config import Settings
 from rag.corpus import Paper
-from rag.embeddings import Embedder
+from rag.embeddings import DIMENSION, Embedder
 from rag.keyword import Entry, KeywordIndex, keyword_text
-from rag.store import ChunkStore, PaperRecord, StoreError, in_title_order, papers_from_chunks
+from rag.store import ChunkStore, PaperRecord, StoreError, in_title_order, new_generation, papers_from_chunks
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks to do)
 
@@ -161,16 +164,24 @@ def ingest(
         store.count()
     marker.write_text(str(os.getpid()))
     before = None if rebuild else store.generation()  # what the keyword index must match to grow in place
+    # Our own writes keep this process's vector index current only if it was current before them.
+    current_here = rebuild or (not settings.chroma_url and store.view == before)
+    stamped, after = new_generation(), new_generation()  # the generations it writes under, then leaves
     written: Written | None = None
     try:
+        _note_start(settings, before, stamped)
         if rebuild:
             store.reset()
-        store.bump_generation()  # readers elsewhere now know their keyword index is out of date
+        store.bump_generation(stamped)  # readers elsewhere now know their keyword index is out of date
         written = _write_chunks(papers, store, embedder, settings, report, progress)
     finally:
         # Whatever happened, the keyword index must match what Chroma now holds. The second bump tells a
         # reader that rebuilt its keyword index from a half-written store (on a shared server) to rebuild again.
-        store.bump_generation()
+        # The step is recorded first, so a reader that sees ``after`` finds it in the recent-vectors log.
+        _record_step(settings, (before, stamped, after), None if rebuild else written)
+        store.bump_generation(after)
+        if current_here and not settings.chroma_url:
+            store.mark_current(after)
         report.papers_total, report.chunks_total = update_keyword_index(store, settings, before, written)
         marker.unlink(missing_ok=True)
     report.seconds = time.perf_counter() - started
@@ -184,6 +195,40 @@ class Written:
     entries: list[Entry] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     papers: list[PaperRecord] = field(default_factory=list)
+    vectors: list[np.ndarray] | None = field(default_factory=list)  # the entries' (None: more than the log keeps)
+
+
+def _note_start(settings: Settings, before: str | None, started: str) -> None:
+    """Tell readers of the embedded store, through the recent-vectors log, that an ingest is starting."""
+    if not settings.chroma_url:
+        with contextlib.suppress(OSError):  # a log that says nothing of this ingest only costs readers a reopen
+            recent.begin(settings.recent_path, settings.collection, DIMENSION, before, started)
+
+
+def _record_step(settings: Settings, step: tuple[str | None, str, str], written: Written | None) -> None:
+    """Record what the ingest changed for readers of the embedded store; a Chroma server needs no log.
+
+    A failed or rebuilding ingest, or one larger than the log keeps, empties it (its readers reopen).
+    """
+    if settings.chroma_url:
+        return
+    added = None
+    if written is not None and written.vectors is not None:
+        vectors = np.concatenate(written.vectors) if written.vectors else np.zeros((0, DIMENSION), np.float32)
+        added = ([e.chunk_id for e in written.entries], vectors)
+    try:
+        recent.record(
+            settings.recent_path,
+            settings.collection,
+            DIMENSION,
+            step,
+            added,
+            written.removed if written is not None else [],
+            settings.recent_vectors,
+        )
+    except Exception:  # the log then ends before this ingest: readers behind it reopen the store, as before it
+        with contextlib.suppress(OSError):
+            (settings.recent_path / recent.MANIFEST).unlink(missing_ok=True)
 
 
 def _write_chunks(
@@ -224,6 +269,10 @@ def _write_chunks(
         )
         report.chunks_written += len(chunks)
         written.entries += [Entry(c.id, keyword_text(c.metadata, c.text)) for c in chunks]
+        if written.vectors is not None and len(written.entries) <= settings.recent_vectors:
+            written.vectors.append(np.asarray(vectors, dtype=np.float32))
+        else:
+            written.vectors = None  # more than the recent-vectors log keeps: readers will reopen the store
         written.papers += [_record(paper, paper_chunks) for paper, paper_chunks, _ in batch]
         # Only now that the new chunks are stored, drop the papers' stale ones.
         stale = [old for _, paper_chunks, old_ids in batch for old in old_ids - {c.id for c in paper_chunks}]

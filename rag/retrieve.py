@@ -28,7 +28,6 @@ from rag.ingest import (
 from rag.keyword import KeywordIndex, keyword_text
 from rag.store import ChunkStore, paper_metadata
 
-_RECORD = ["documents", "metadatas", "embeddings"]
 POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
 EVIDENCE_PAPERS = POOL  # leading papers whose every chunk is scored for evidence
 _LIST_SCAFFOLD = re.compile(
@@ -119,12 +118,9 @@ class Retriever:
             if current and not interrupted_ingest(self.settings):
                 return self._keyword
             self._cache.clear()  # ids are immutable, but a changed store is read afresh anyway
-            if (
-                self._keyword is not None
-                and not ingesting_here(self.settings)
-                and not self.store.changed_here(generation)
-            ):
-                self.store.reopen()  # another process changed the store: read it afresh
+            if self._keyword is not None and not ingesting_here(self.settings):
+                # The store changed: follow it through the recent-vectors log, or reopen it.
+                self.store.catch_up(generation, writer_running=ingest_running(self.settings))
             self._keyword = KeywordIndex.load(self.settings.bm25_path)
             stale = self._keyword is None or self._keyword.generation != generation
             # An ingest running elsewhere rebuilds the index when it is done; until then the old one serves.
@@ -174,6 +170,7 @@ class Retriever:
             raise OptionError(f"retriever {mode!r} is not one of {', '.join(RETRIEVERS)}")
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * max(k, POOL))
+        self.keyword_index()  # first, in every mode: the one check that the store has not changed under us
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
@@ -191,8 +188,7 @@ class Retriever:
             ids = [f"{p.paper_id}:{p.content_hash}:{n}" for p in papers for n in range(p.chunk_total)]
             records = self._chunks(ids)
         else:  # chunks indexed before they carried their paper's chunk total
-            where = {"paper_id": {"$in": list(by_id)}}
-            records = _records(self.store.read(lambda c: c.get(where=where, include=_RECORD)))
+            records = _records(self.store.get_with_vectors(where={"paper_id": {"$in": list(by_id)}}))
         for chunk_id, (text, meta, vector) in records.items():
             paper = by_id[str(meta["paper_id"])]
             if meta.get("abstract"):
@@ -205,20 +201,10 @@ class Retriever:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
     def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        result = self.store.read(
-            lambda c: c.query(
-                query_embeddings=[vector], n_results=limit, include=["documents", "metadatas", "distances"]
-            )
-        )
-        return [
-            (chunk_id, doc, meta, 1.0 - float(dist))
-            for chunk_id, doc, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-        ]
+        return self.store.query(vector, limit)
 
     def _keyword_search(self, question: str, limit: int) -> list[tuple[str, float]]:
-        index = self.keyword_index()
+        index = self._loaded_index()  # as ``retrieve`` just checked it
         if index is None:
             return []
         return [(h.chunk_id, h.score) for h in index.search(question, limit)]
@@ -259,9 +245,7 @@ class Retriever:
 
     def _chunks(self, ids: list[str]) -> dict[str, Record]:
         """Text, metadata and vector of each chunk id the store holds, through the in-process cache."""
-        return self._cache.get(
-            ids, lambda missing: _records(self.store.read(lambda c: c.get(ids=missing, include=_RECORD)))
-        )
+        return self._cache.get(ids, lambda missing: _records(self.store.get_with_vectors(ids=missing)))
 
     def _missed_dense_share(self, similarity: float, dense: list[tuple[str, str, dict[str, Any], float]]) -> float:
         """The dense share of fusion a keyword-only chunk would have had, had the vector search returned it.

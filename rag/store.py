@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
+import numpy as np
+
+from rag.catchup import CatchUp
 from rag.config import Settings
 from rag.embeddings import DIMENSION, MODEL_NAME
 from rag.errors import RagError
@@ -21,6 +25,10 @@ from rag.errors import RagError
 SCHEMA_VERSION = 1
 GENERATION = "generation"  # collection metadata: a token every ingest changes
 _GENERATIONS_MADE_HERE: set[str] = set()  # the tokens this process wrote
+# Each embedded Chroma System open in this process (one per path, shared by the clients opened on it until a
+# reopen) -> the generation its vector index holds the store up to: the one read when it was opened (the index
+# is loaded on first use, after that), or the one this process's own ingest left it at.
+_VIEWS: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
 
 
@@ -74,6 +82,13 @@ def _client(settings: Settings) -> Any:
         ) from None
 
 
+def _system(path: str) -> Any:
+    """The embedded Chroma System this process holds for ``path`` (chromadb shares one per path)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    return SharedSystemClient._identifier_to_system.get(path)
+
+
 def _forget_failed_system(path: str) -> None:
     """chromadb caches a System per path *before* starting it; one that failed to start would be handed to the
     next client for that path (failing with an unrelated AttributeError, even after ``--rebuild``). Drop it."""
@@ -95,6 +110,9 @@ class ChunkStore:
         self.settings = settings
         self._client: Any = None
         self._collection: Any = None
+        self._system: Any = None  # the embedded System the client is on
+        self._catch_up = CatchUp(settings.recent_path, settings.collection, DIMENSION, settings.recent_vectors)
+        self.reopens = 0  # how often this store dropped its client to read the store afresh
 
     @property
     def client(self) -> Any:
@@ -133,6 +151,10 @@ class ChunkStore:
                 f"the index at {self.location} was built by another version or embedding model "
                 f"({meta.get('embed_model')!r}, schema {meta.get('schema')!r}); run `rag ingest --rebuild`."
             )
+        if not self.settings.chroma_url:
+            self._system = _system(str(self.settings.chroma_path))
+            if self._system is not None and self._system not in _VIEWS:
+                _VIEWS[self._system] = meta.get(GENERATION)  # before any query has loaded its vector index
         return collection
 
     def reopen(self) -> None:
@@ -145,6 +167,9 @@ class ChunkStore:
             _forget_failed_system(str(self.settings.chroma_path))
         self._client = None
         self._collection = None
+        self._system = None
+        self._catch_up.clear()
+        self.reopens += 1
 
     def read(self, operation: Callable[[Any], T]) -> T:
         """Run a read on the collection; if it fails, reopen the store once and retry."""
@@ -172,12 +197,13 @@ class ChunkStore:
         """
         return self.read(lambda c: (self.client.get_collection(c.name).metadata or {}).get(GENERATION))
 
-    def bump_generation(self) -> None:
+    def bump_generation(self, token: str | None = None) -> str:
         """Mark the store as changed (an ingest calls this before it writes and again when it is done)."""
         fresh = self.client.get_collection(self.collection.name)  # its metadata as stored now, not as opened
-        token = uuid.uuid4().hex
+        token = token or new_generation()
         fresh.modify(metadata={**(fresh.metadata or {}), GENERATION: token})
         _GENERATIONS_MADE_HERE.add(token)
+        return token
 
     @staticmethod
     def changed_here(generation: str | None) -> bool:
@@ -188,6 +214,91 @@ class ChunkStore:
         second live client over the same files in this process.
         """
         return generation in _GENERATIONS_MADE_HERE
+
+    # ------------------------------------------------------------ another process's writes
+
+    @property
+    def view(self) -> str | None:
+        """The generation up to which this process's embedded vector index holds the store (None: unknown)."""
+        _ = self.collection
+        return _VIEWS.get(self._system) if self._system is not None else None
+
+    def mark_current(self, generation: str) -> None:
+        """This process's own writes brought its vector index up to ``generation`` (it was current before them)."""
+        if self._system is not None:
+            _VIEWS[self._system] = generation
+        self._catch_up.clear()
+
+    def catch_up(self, generation: str | None, writer_running: bool = False) -> None:
+        """Follow a change of the store to ``generation`` made by another process.
+
+        A Chroma server is never stale: only the client is renewed. Embedded Chroma's vector index is loaded
+        once per process; rather than reload it whole, the recent-vectors log fills in what it lacks, and only
+        when the log cannot (``rag/catchup.py``) is the store reopened.
+        """
+        if self.settings.chroma_url:
+            if not self.changed_here(generation):
+                self.reopen()
+            return
+        view = self.view
+        if generation == view:
+            self._catch_up.clear()
+        elif not self._catch_up.follow(view, generation, writer_running):
+            self.reopen()
+
+    def query(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
+        """The ``limit`` chunks nearest ``vector``: (id, text, metadata, cosine similarity), nearest first.
+
+        Beside a stale vector index the recent vectors are searched too, and chunks removed since are left out.
+        """
+        recent = self._catch_up.recent
+        asked = limit + min(len(recent.removed), limit)  # room for removed chunks the stale index still returns
+        result = self.read(
+            lambda c: c.query(
+                query_embeddings=[vector], n_results=asked, include=["documents", "metadatas", "distances"]
+            )
+        )
+        hits = [
+            (chunk_id, doc, meta, 1.0 - float(dist))
+            for chunk_id, doc, meta, dist in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+            if meta is not None and chunk_id not in recent.removed  # None: deleted since the index was loaded
+        ]
+        if recent.ids:
+            seen = {hit[0] for hit in hits}
+            floor = hits[limit - 1][3] if len(hits) >= limit else -np.inf
+            found = {i: s for i, s in recent.search(vector, limit) if s > floor and i not in seen}
+            if found:
+                ids = list(found)
+                rows = self.read(lambda c: c.get(ids=ids, include=["documents", "metadatas"]))
+                for chunk_id, doc, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True):
+                    hits.append((chunk_id, doc, meta, found[chunk_id]))
+                hits.sort(key=lambda hit: hit[3], reverse=True)
+        return hits[:limit]
+
+    def get_with_vectors(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Chunks by id or filter with their documents, metadata and vectors (as ``collection.get`` returns them).
+
+        A vector added since the index was loaded comes from the recent vectors: the stale index has none.
+        """
+        include = ["documents", "metadatas", "embeddings"]
+        recent = self._catch_up.recent
+        if not recent.ids:
+            return self.read(lambda c: c.get(ids=ids, where=where, include=include))
+        rows = self.read(lambda c: c.get(ids=ids, where=where, include=["documents", "metadatas"]))
+        older = [chunk_id for chunk_id in rows["ids"] if chunk_id not in recent.rows]
+        stored: dict[str, Any] = {}
+        if older:
+            got = self.read(lambda c: c.get(ids=older, include=["embeddings"]))
+            stored = dict(zip(got["ids"], got["embeddings"], strict=True))
+        keep = [n for n, chunk_id in enumerate(rows["ids"]) if chunk_id in recent.rows or chunk_id in stored]
+        return {
+            "ids": [rows["ids"][n] for n in keep],
+            "documents": [rows["documents"][n] for n in keep],
+            "metadatas": [rows["metadatas"][n] for n in keep],
+            "embeddings": [stored[i] if i in stored else recent.vector(i) for i in (rows["ids"][n] for n in keep)],
+        }
 
     def count(self) -> int:
         try:
@@ -253,6 +364,10 @@ class ChunkStore:
         """Every paper, assembled from every chunk (``rag.catalogue`` keeps a saved list for large stores)."""
         _, docs, metas = self.all_chunks()
         return papers_from_chunks(docs, metas)
+
+
+def new_generation() -> str:
+    return uuid.uuid4().hex
 
 
 def paper_metadata(meta: dict[str, Any]) -> dict[str, Any]:
