@@ -246,6 +246,32 @@ def _run_probe(kind: str, home: Path, vectors_file: Path, questions_file: Path) 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def measure_store(home: Path, vectors_file: Path, questions_file: Path) -> dict[str, Any]:
+    """Disk, memory and latency of a built store, each probe in a fresh process."""
+    from rag.config import Settings
+
+    settings = Settings(home=home)
+    row: dict[str, Any] = {
+        "chroma_disk_mb": _size_mb(settings.chroma_path),
+        "keyword_index_disk_mb": _size_mb(settings.bm25_path),
+        "hnsw_index_mb": hnsw_index_mb(settings.chroma_path),
+    }
+    _log(f"{home.name}: measuring memory and latency in fresh processes")
+    chroma = _run_probe("chroma", home, vectors_file, questions_file)
+    ours = _run_probe("ours", home, vectors_file, questions_file)
+    row.update(
+        {
+            "chroma_alone_rss_growth_mb": chroma["rss_growth_mb"],
+            "chroma_alone_query_p50_ms": chroma["query_p50_ms"],
+            "rss_growth_mb": ours.pop("rss_growth_mb"),
+            **ours,
+        }
+    )
+    row["memory_over_hnsw_index"] = round(row["rss_growth_mb"] / row["hnsw_index_mb"], 3)
+    row["memory_over_chroma_alone"] = round(row["rss_growth_mb"] / row["chroma_alone_rss_growth_mb"], 3)
+    return row
+
+
 def bench_scale(
     sizes: list[int],
     workdir: Path,
@@ -271,36 +297,13 @@ def bench_scale(
     for size in sizes:
         home = workdir / f"scale-{size}"
         row, papers = build(home, size)
-        if growth_only:
-            del papers
-            _log(f"{size:,}: adding {NEW_PAPERS} papers while a second process has the store open")
-            row.update(bench_growth(home))
-            _log(f"{size:,}: {json.dumps(row)}")
-            rows.append(row)
-            on_row(rows)
-            shutil.rmtree(home, ignore_errors=True)
-            continue
-        if size <= raw_upsert_max:
-            row["raw_upsert_chunks_per_s"] = raw_upsert(papers, size, workdir / f"raw-{size}", Settings().ingest_batch)
-            row["ingest_ratio_ours_over_raw"] = round(row["ingest_chunks_per_s"] / row["raw_upsert_chunks_per_s"], 3)
+        if not growth_only and size <= raw_upsert_max:
+            raw = raw_upsert(papers, size, workdir / f"raw-{size}", Settings().ingest_batch)
+            row["raw_upsert_chunks_per_s"] = raw
+            row["ingest_ratio_ours_over_raw"] = round(row["ingest_chunks_per_s"] / raw, 3)
         del papers
-        settings = Settings(home=home)
-        row["chroma_disk_mb"] = _size_mb(settings.chroma_path)
-        row["keyword_index_disk_mb"] = _size_mb(settings.bm25_path)
-        row["hnsw_index_mb"] = hnsw_index_mb(settings.chroma_path)
-        _log(f"{size:,}: measuring memory and latency in fresh processes")
-        chroma = _run_probe("chroma", home, vectors_file, questions_file)
-        ours = _run_probe("ours", home, vectors_file, questions_file)
-        row.update(
-            {
-                "chroma_alone_rss_growth_mb": chroma["rss_growth_mb"],
-                "chroma_alone_query_p50_ms": chroma["query_p50_ms"],
-                "rss_growth_mb": ours.pop("rss_growth_mb"),
-                **ours,
-            }
-        )
-        row["memory_over_hnsw_index"] = round(row["rss_growth_mb"] / row["hnsw_index_mb"], 3)
-        row["memory_over_chroma_alone"] = round(row["rss_growth_mb"] / row["chroma_alone_rss_growth_mb"], 3)
+        if not growth_only:  # growth-only goes straight to adding papers and the reader's catch-up
+            row.update(measure_store(home, vectors_file, questions_file))
         _log(f"{size:,}: adding {NEW_PAPERS} papers while a second process has the store open")
         row.update(bench_growth(home))
         _log(f"{size:,}: {json.dumps(row)}")
