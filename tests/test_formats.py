@@ -168,3 +168,15 @@ def test_the_ui_offers_the_answer_and_its_references_as_files() -> None:
     assert entry["title"] == GROKKING and entry["year"] == "2024"
     nothing = export_files([])
     assert nothing[0]["value"] is None and not nothing[1]["interactive"]
+
+
+def test_the_ui_keeps_only_the_newest_export_folders() -> None:
+    from rag.answer import Answer
+    from ui import render
+    from ui.handlers import KEPT_EXPORTS, export_files
+
+    answer = Answer("When?", "Late.", [], [], False, "extractive", 1.0, body="Late.")
+    exports = [export_files([render.Turn(n, "When?", answer)]) for n in range(KEPT_EXPORTS + 3)]
+    folders = [Path(markdown["value"]).parent for markdown, _ in exports]
+    assert all(f.exists() for f in folders[-KEPT_EXPORTS:])
+    assert not any(f.exists() for f in folders[:3])

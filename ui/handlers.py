@@ -5,10 +5,12 @@ Each returns (or yields) the values of the components it updates; ``ui.layout`` 
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
+import threading
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -171,12 +173,28 @@ def eval_chart(metric: str, reports_dir: Path = evalview.REPORTS_DIR) -> Any:
     return _chart_update(evalview.load_view(reports_dir), metric)
 
 
+# Each export gets its own folder (the download buttons serve files by path); only the newest few are kept,
+# so a long-running UI does not fill the temp directory.
+KEPT_EXPORTS = 8
+_exports: deque[Path] = deque()
+_exports_lock = threading.Lock()
+
+
+def _export_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+    with _exports_lock:
+        _exports.append(folder)
+        while len(_exports) > KEPT_EXPORTS:
+            shutil.rmtree(_exports.popleft(), ignore_errors=True)
+    return folder
+
+
 def export_files(turns: list[render.Turn]) -> tuple[Any, Any]:
     """The newest answer as a Markdown file and its cited papers as a BibTeX file, for the download buttons."""
     if not turns:
         return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
     answer = turns[-1].answer
-    folder = Path(tempfile.mkdtemp(prefix="rag-export-"))
+    folder = _export_folder()
     markdown = folder / f"answer-{turns[-1].turn}.md"
     markdown.write_text(answer_markdown(answer), encoding="utf-8")
     if not answer.citations:
