@@ -25,12 +25,11 @@ fitted on at the same false-abstention rate.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from rag.config import Settings
-from rag.evidence import QuestionTerms
+from rag.evidence import QuestionTerms, logistic
 from rag.text import acronym_of, content_terms, is_stopword, mentions, split_sentences, states_a_number
 
 _MEASURED = re.compile(
@@ -75,6 +74,7 @@ class Gaps:
     missing: list[str]
     unmeasured: list[str]
     covered: float
+    absent: frozenset[str]  # the terms of the missing names
 
     def __bool__(self) -> bool:
         return bool(self.missing or self.unmeasured)
@@ -83,8 +83,8 @@ class Gaps:
 def gaps(question: str, terms: QuestionTerms, names: list[str], evidence_text: str, facts_expected: bool) -> Gaps:
     missing = missing_names(names, evidence_text)
     unmet = unmeasured(question, evidence_text) if facts_expected else []
-    absent = set().union(*(content_terms(n) for n in missing)) if missing else set()
-    return Gaps(missing, unmet, terms.coverage(content_terms(evidence_text) - absent))
+    absent = frozenset().union(*(content_terms(n) for n in missing))
+    return Gaps(missing, unmet, terms.coverage(content_terms(evidence_text) - absent), absent)
 
 
 # The probability that the collection cannot answer: logistic weights over ``abstention_features``, fitted
@@ -121,9 +121,8 @@ class Evidence:
 def abstention_features(evidence: Evidence) -> tuple[dict[str, float], Gaps]:
     found = gaps(evidence.question, evidence.terms, evidence.names, evidence.text, evidence.facts_expected)
     missing = float(bool(found.missing))
-    absent = set().union(*(content_terms(n) for n in found.missing)) if found.missing else set()
     features = {
-        "missing_share": evidence.terms.share(absent.__contains__),
+        "missing_share": evidence.terms.share(found.absent.__contains__),
         "relevance": evidence.top_relevance,
         "support": evidence.top_support,
         "coverage": found.covered,
@@ -135,9 +134,11 @@ def abstention_features(evidence: Evidence) -> tuple[dict[str, float], Gaps]:
     return features, found
 
 
-def unanswerable_probability(features: dict[str, float]) -> float:
-    value = ABSTAIN_BIAS + sum(weight * features[name] for name, weight in ABSTAIN_WEIGHTS.items())
-    return 1.0 / (1.0 + math.exp(-value))
+def unanswerable_probability(
+    features: dict[str, float], weights: dict[str, float] = ABSTAIN_WEIGHTS, bias: float = ABSTAIN_BIAS
+) -> float:
+    """The model's probability that the collection cannot answer (other weights: the fitting script's)."""
+    return logistic(bias + sum(weight * features[name] for name, weight in weights.items()))
 
 
 def abstain_reason(evidence: Evidence, settings: Settings) -> str | None:

@@ -136,15 +136,16 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
         return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
     supports = sorted(support(terms, retrieval.papers), key=lambda s: s.probability, reverse=True)
     names = named_terms(question, collection.uses)
-    named = named_papers(question, names, supports)
     papers = cited(supports, shape)
-    # A single answer cites the best supported paper even when the question seems to name another: the
-    # support already counts title matches, and on the dev and val sets every such override was wrong
-    # ("MATH accuracy" is not the paper with "Math" in its title).
-    if shape == "comparison" and len(named) >= 2:
-        papers = named  # "Compare LIMO and DeepDistill": exactly the papers it names
-    elif shape == "comparison":
-        papers = (papers + [p for p in named if p not in papers])[: MOST_CITED[shape]]
+    # Only a comparison takes the papers the question names. A single answer cites the best supported paper
+    # even when the question seems to name another: the support already counts title matches, and on the dev
+    # and val sets every such override was wrong ("MATH accuracy" is not the paper with "Math" in its title).
+    if shape == "comparison":
+        named = named_papers(question, names, supports)
+        if len(named) >= 2:
+            papers = named  # "Compare LIMO and DeepDistill": exactly the papers it names
+        else:
+            papers = (papers + [p for p in named if p not in papers])[: MOST_CITED[shape]]
     texts = collection.hit_texts(papers)
     evidence = Evidence(
         question,

@@ -124,7 +124,7 @@ class Support:
     features: dict[str, float]
 
 
-def _logistic(value: float) -> float:
+def logistic(value: float) -> float:
     return 1.0 / (1.0 + math.exp(-value))
 
 
@@ -158,7 +158,7 @@ def support(question: QuestionTerms, papers: Sequence[PaperHit]) -> list[Support
     result = []
     for paper, features in zip(papers, support_features(question, papers), strict=True):
         value = SUPPORT_BIAS + sum(weight * features[name] for name, weight in SUPPORT_WEIGHTS.items())
-        result.append(Support(paper, _logistic(value), features))
+        result.append(Support(paper, logistic(value), features))
     return result
 
 
