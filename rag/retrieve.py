@@ -7,6 +7,7 @@ calibrated thresholds; the fused score only orders the papers.
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from dataclasses import dataclass, field
@@ -201,7 +202,10 @@ class Retriever:
             paper.chunks.sort(key=lambda c: c.similarity, reverse=True)
 
     def _dense(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        return self.store.query(vector, limit)
+        nearest = self.store.query(vector, limit)
+        records = self._chunks([chunk_id for chunk_id, _ in nearest])
+        # a chunk deleted since the vector index was loaded is no longer in the store: left out
+        return [(i, records[i][0], records[i][1], s) for i, s in nearest if i in records]
 
     def _keyword_search(self, question: str, limit: int) -> list[tuple[str, float]]:
         index = self._loaded_index()  # as ``retrieve`` just checked it
@@ -230,6 +234,7 @@ class Retriever:
             else:
                 keyword_only[chunk_id] = (1.0 / (rrf_k + rank + 1), score / top_keyword)
         if keyword_only:  # the keyword index holds ids only: read these chunks, and score their relevance too
+            closer_first = [-similarity for *_, similarity in dense]  # ascending: the nearest candidate first
             ids = list(keyword_only)
             found = self._chunks(ids)
             for chunk_id in ids:  # in keyword rank order; a chunk deleted since the index was built is skipped
@@ -238,7 +243,7 @@ class Retriever:
                 text, meta, vector = found[chunk_id]
                 similarity = float(np.dot(vector, query_vector))
                 fused, relative = keyword_only[chunk_id]
-                fused += self._missed_dense_share(similarity, dense)
+                fused += self._missed_dense_share(similarity, closer_first)
                 level = str(meta.get("level", "chunk"))
                 hits[chunk_id] = (ChunkHit(chunk_id, text, similarity, fused, level, relative), meta)
         return hits
@@ -247,15 +252,15 @@ class Retriever:
         """Text, metadata and vector of each chunk id the store holds, through the in-process cache."""
         return self._cache.get(ids, lambda missing: _records(self.store.get_with_vectors(ids=missing)))
 
-    def _missed_dense_share(self, similarity: float, dense: list[tuple[str, str, dict[str, Any], float]]) -> float:
+    def _missed_dense_share(self, similarity: float, closer_first: list[float]) -> float:
         """The dense share of fusion a keyword-only chunk would have had, had the vector search returned it.
 
         Chroma's search is approximate: a chunk far from the rest of the store (a paper on a new topic, just
         added) can be missing from the candidates although it is closer to the question than they are. Its
         exact similarity places it in the dense ranking; a chunk no closer than the last candidate gets nothing.
         """
-        rank = sum(1 for *_, candidate in dense if candidate > similarity)
-        return 1.0 / (self.settings.rrf_k + rank + 1) if rank < len(dense) else 0.0
+        rank = bisect.bisect_left(closer_first, -similarity)  # candidates closer than this chunk
+        return 1.0 / (self.settings.rrf_k + rank + 1) if rank < len(closer_first) else 0.0
 
     def _by_paper(self, hits: dict[str, tuple[ChunkHit, dict[str, Any]]], k: int) -> list[PaperHit]:
         papers: dict[str, PaperHit] = {}

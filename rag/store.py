@@ -246,35 +246,26 @@ class ChunkStore:
         elif not self._catch_up.follow(view, generation, writer_running):
             self.reopen()
 
-    def query(self, vector: np.ndarray, limit: int) -> list[tuple[str, str, dict[str, Any], float]]:
-        """The ``limit`` chunks nearest ``vector``: (id, text, metadata, cosine similarity), nearest first.
+    def query(self, vector: np.ndarray, limit: int) -> list[tuple[str, float]]:
+        """The ids of the ``limit`` chunks nearest ``vector`` with their cosine similarity, nearest first.
 
-        Beside a stale vector index the recent vectors are searched too, and chunks removed since are left out.
+        Ids and distances only: reading 120 chunks' text and metadata from Chroma costs three times the search
+        itself, and the caller reads them through its chunk cache. Beside a stale vector index the recent
+        vectors are searched too, and chunks removed since are left out.
         """
         recent = self._catch_up.recent
         asked = limit + min(len(recent.removed), limit)  # room for removed chunks the stale index still returns
-        result = self.read(
-            lambda c: c.query(
-                query_embeddings=[vector], n_results=asked, include=["documents", "metadatas", "distances"]
-            )
-        )
+        result = self.read(lambda c: c.query(query_embeddings=[vector], n_results=asked, include=["distances"]))
         hits = [
-            (chunk_id, doc, meta, 1.0 - float(dist))
-            for chunk_id, doc, meta, dist in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
-            )
-            if meta is not None and chunk_id not in recent.removed  # None: deleted since the index was loaded
+            (chunk_id, 1.0 - float(dist))
+            for chunk_id, dist in zip(result["ids"][0], result["distances"][0], strict=True)
+            if chunk_id not in recent.removed
         ]
         if recent.ids:
-            seen = {hit[0] for hit in hits}
-            floor = hits[limit - 1][3] if len(hits) >= limit else -np.inf
-            found = {i: s for i, s in recent.search(vector, limit) if s > floor and i not in seen}
-            if found:
-                ids = list(found)
-                rows = self.read(lambda c: c.get(ids=ids, include=["documents", "metadatas"]))
-                for chunk_id, doc, meta in zip(rows["ids"], rows["documents"], rows["metadatas"], strict=True):
-                    hits.append((chunk_id, doc, meta, found[chunk_id]))
-                hits.sort(key=lambda hit: hit[3], reverse=True)
+            seen = {chunk_id for chunk_id, _ in hits}
+            floor = hits[limit - 1][1] if len(hits) >= limit else -np.inf
+            hits.extend((i, s) for i, s in recent.search(vector, limit) if s > floor and i not in seen)
+            hits.sort(key=lambda hit: hit[1], reverse=True)
         return hits[:limit]
 
     def get_with_vectors(self, ids: list[str] | None = None, where: dict[str, Any] | None = None) -> dict[str, Any]:
