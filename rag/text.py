@@ -132,7 +132,12 @@ def split_letters_and_digits(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    return list(_sentences(text))
+
+
+@lru_cache(maxsize=16384)
+def _sentences(text: str) -> tuple[str, ...]:  # cached: the same abstracts are split for question after question
+    return tuple(s.strip() for s in _SENTENCE.split(text) if s.strip())
 
 
 @lru_cache(maxsize=65536)
@@ -146,6 +151,7 @@ def content_terms(text: str) -> frozenset[str]:
     return frozenset(stemmer().stemWords(words))
 
 
+@lru_cache(maxsize=16384)
 def normalise(text: str) -> str:
     """Case-folded words separated by single spaces, padded with a space on each side for whole-word search;
     letters and digits apart and LaTeX undone, so "AIME2024" matches "AIME 2024"."""
