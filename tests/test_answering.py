@@ -9,7 +9,7 @@ from rag.answer import ABSTAIN_TEXT
 from rag.assistant import Assistant
 from rag.decide import question_shape
 from rag.evaluate import evidence_metrics, same_sentence
-from rag.text import acronym_of, content_terms, latex_to_text, named_terms, normalise
+from rag.text import acronym_of, content_terms, latex_to_text, named_terms, nltk_stopwords, normalise
 
 DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
 LIMO = "LIMO: Less is More for Reasoning"
@@ -27,6 +27,13 @@ def test_spellings_of_one_thing_normalise_to_the_same_terms() -> None:
     )
     assert acronym_of("large language models (LMs) and chain-of-thought", "CoT")
     assert acronym_of("we study language models", "LMs") and not acronym_of("we study language models", "GPQA")
+
+
+def test_question_words_are_stop_words_from_the_installed_nltk_list() -> None:
+    # read from the copy llama-index ships: if a release moves it, this fails instead of coverage silently
+    # counting "what", "did" and "me" as content again
+    assert {"what", "did", "me", "about", "which"} <= nltk_stopwords()
+    assert content_terms("What did they say about me?") == frozenset()
 
 
 def test_names_are_identifiers_or_words_the_collection_never_uses() -> None:
