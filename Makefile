@@ -51,6 +51,8 @@ eval: setup
 	$(BIN)/rag eval --gold eval/heldout.jsonl --out eval/reports/heldout
 	$(BIN)/rag eval --gold eval/dev2.jsonl --out eval/reports/dev2
 	$(BIN)/rag eval --gold eval/val2.jsonl --out eval/reports/val2
+	$(BIN)/rag eval --gold eval/dev3.jsonl --out eval/reports/dev3
+	$(BIN)/rag eval --gold eval/val3.jsonl --out eval/reports/val3
 	$(BIN)/rag eval --benchmark aclsum --split val
 
 bench: setup-test

@@ -29,8 +29,8 @@ from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
 from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, question_terms, support_features  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
-DEV = ("gold", "dev", "dev2", "aclsum:train")
-VAL = ("heldout", "val2", "aclsum:val")
+DEV = ("gold", "dev", "dev2", "dev3", "aclsum:train")
+VAL = ("heldout", "val2", "val3", "aclsum:val")
 
 
 def load(name: str, settings: Settings) -> tuple[Assistant, list[GoldQuestion]]:

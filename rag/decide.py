@@ -27,12 +27,9 @@ CITE_FROM: dict[Shape, float] = {"single": 0.5, "list": 0.05, "comparison": 0.2}
 MOST_CITED: dict[Shape, int] = {"single": 3, "list": 12, "comparison": 4}
 
 # What the question asks for, from how it is phrased: a comparison, several papers, or one paper or fact.
-# "Which paper…" (singular) outranks comparison words inside a quoted description.
-_ONE_PAPER = re.compile(
-    r"\b(which|what) (paper|work|study|article|one)\b(?!s)"
-    r"|\bthe (paper|one|work|study)\b (that|where|which|in which)\b",
-    re.IGNORECASE,
-)
+# "Which paper…" (singular) outranks comparison words inside a quoted description. "The one that…" does not:
+# it describes one of the papers a comparison asks about ("compare LIMO and the one that fine-tuned…").
+_ONE_PAPER = re.compile(r"\b(which|what) (paper|work|study|article|one)\b(?!s)", re.IGNORECASE)
 _COMPARISON = re.compile(
     r"\b(compare[sd]?|comparison|comparing|contrast(ing|s)?|versus|vs\.?|differ(s|ence|ences|ent|ently)?|"
     r"similarit(y|ies)|both)\b",
