@@ -3,8 +3,9 @@
     .venv/bin/python eval/fit_weights.py            # prints the fitted constants and the dev/val figures
 
 Dev: eval/gold.jsonl, dev.jsonl, dev2.jsonl, dev3.jsonl and ACLSum train; val: eval/heldout.jsonl,
-val2.jsonl, val3.jsonl and ACLSum val. The test sets (eval/test*.jsonl, ACLSum test) are never read here. The printed constants go into rag/evidence.py
-(SUPPORT_WEIGHTS, SUPPORT_BIAS) and rag/decide.py (CITE_FROM); they are fitted, not hand-tuned.
+val2.jsonl, val3.jsonl and ACLSum val. The test sets (eval/test*.jsonl, ACLSum test) are never read here.
+The printed constants go into rag/evidence.py (SUPPORT_WEIGHTS, SUPPORT_BIAS) and rag/decide.py (CITE_FROM),
+and with --abstention into rag/abstain.py; they are fitted, not hand-tuned.
 
 The paper-support model is a logistic regression over ``rag.evidence.support_features`` (is this retrieved
 paper one the gold answer cites?). scikit-learn comes with sentence-transformers; it is used only here.
