@@ -126,7 +126,7 @@ def abstention_features(evidence: Evidence) -> tuple[dict[str, float], Gaps]:
     # A figure the question gives ("about 600k questions", "1k") is often the asker's recollection of the one
     # the abstract states (609,432): it is weighed apart from a missing name ("GSM8K", "Mamba").
     figures = [m for m in found.missing if m[:1].isdigit()]
-    missing = float(len(figures) < len(found.missing))
+    missing = float(any(m not in figures for m in found.missing))  # a name, not only figures
     features = {
         "missing_share": evidence.terms.share(found.absent.__contains__),
         "relevance": evidence.top_relevance,
@@ -145,7 +145,7 @@ def unanswerable_probability(
     features: dict[str, float], weights: dict[str, float] = ABSTAIN_WEIGHTS, bias: float = ABSTAIN_BIAS
 ) -> float:
     """The model's probability that the collection cannot answer (other weights: the fitting script's)."""
-    return logistic(bias + sum(weight * features[name] for name, weight in weights.items()))
+    return logistic(features, weights, bias)
 
 
 def abstain_reason(evidence: Evidence, settings: Settings) -> str | None:

@@ -124,7 +124,9 @@ class Support:
     features: dict[str, float]
 
 
-def logistic(value: float) -> float:
+def logistic(features: dict[str, float], weights: dict[str, float], bias: float) -> float:
+    """A fitted logistic model's probability: ``weights`` name the features they multiply."""
+    value = bias + sum(weight * features[name] for name, weight in weights.items())
     return 1.0 / (1.0 + math.exp(-value))
 
 
@@ -157,8 +159,7 @@ def support(question: QuestionTerms, papers: Sequence[PaperHit]) -> list[Support
     """Every paper's support for the question, in the order given (the fused ranking)."""
     result = []
     for paper, features in zip(papers, support_features(question, papers), strict=True):
-        value = SUPPORT_BIAS + sum(weight * features[name] for name, weight in SUPPORT_WEIGHTS.items())
-        result.append(Support(paper, logistic(value), features))
+        result.append(Support(paper, logistic(features, SUPPORT_WEIGHTS, SUPPORT_BIAS), features))
     return result
 
 
