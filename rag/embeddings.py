@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -34,6 +35,11 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         ...
+
+
+def cores() -> int:
+    """The cores this process may run on (not the host's, in a container)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def model_path() -> str:
@@ -105,7 +111,7 @@ def export_onnx(target: Path) -> Path:
 class OnnxEncoder:
     """MiniLM on ONNX Runtime: tokenise (truncate at 256, pad to the longest), run, mean-pool, normalise."""
 
-    def __init__(self, model_file: Path | None = None) -> None:
+    def __init__(self, model_file: Path | None = None, threads: int | None = None) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -116,7 +122,7 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of the batch
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1  # more threads than cores was 2-3x slower
+        options.intra_op_num_threads = threads or cores()  # more threads than cores was 2-3x slower
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
@@ -145,7 +151,12 @@ class TorchEncoder:
 
 
 class Embedder:
-    """Turns texts into unit-length vectors; thread-safe (one model, one lock)."""
+    """Turns texts into unit-length vectors; thread-safe.
+
+    A question runs on one model whose every call uses all the cores (one lock). Many texts (an ingest) run on
+    a second, single-threaded copy, one batch per core at a time: small batches of short chunks keep one
+    call's threads waiting on each other, and separate calls do not (1.2x the chunks per second here).
+    """
 
     name = MODEL_NAME
     dimension = DIMENSION
@@ -154,6 +165,7 @@ class Embedder:
         self._batch_size = batch_size
         self.backend = backend
         self._encoder: Encoder | None = None
+        self._bulk: Encoder | None = None
         self._lock = threading.Lock()
 
     @property
@@ -163,17 +175,33 @@ class Embedder:
                 self._encoder = OnnxEncoder() if self.backend == "onnx" else TorchEncoder(self._batch_size)
             return self._encoder
 
+    @property
+    def bulk_encoder(self) -> Encoder:
+        """The single-threaded copy that embeds many texts, one batch per core."""
+        with self._lock:
+            if self._bulk is None:
+                self._bulk = OnnxEncoder(threads=1)
+            return self._bulk
+
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        encoder = self.encoder
         # Batches of similar length waste no time on padding (a whole abstract beside a one-line chunk would
         # pad the whole batch to the abstract's length): embed in length order, return in input order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         step = self._batch_size
-        for start in range(0, len(order), step):
-            batch = order[start : start + step]
+        batches = [order[start : start + step] for start in range(0, len(order), step)]
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        workers = cores()
+        if self.backend == "onnx" and len(batches) > 1 and workers > 1:
+            bulk = self.bulk_encoder
+            with ThreadPoolExecutor(workers) as pool:  # ONNX Runtime releases the GIL while it runs
+                encoded = pool.map(lambda batch: bulk.encode([texts[i] for i in batch]), batches)
+                for batch, batch_vectors in zip(batches, encoded, strict=True):
+                    vectors[batch] = batch_vectors
+            return vectors
+        encoder = self.encoder
+        for batch in batches:
             # The lock is held per model batch, so a question asked during a long ingest waits one batch at most.
             with self._lock:
                 vectors[batch] = encoder.encode([texts[i] for i in batch])
