@@ -12,7 +12,6 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +184,7 @@ def ingest(
             store.mark_current(after)
         report.papers_total, report.chunks_total = update_keyword_index(store, settings, before, written)
         marker.unlink(missing_ok=True)
+        embedder.release_bulk()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -256,56 +256,35 @@ def _write_chunks(
 
     written = Written()
     total = sum(len(chunks) for _, chunks, _ in pending)
+    done = 0
     if progress:
         progress(0, total)
-    # Storing a batch (Chroma's upsert, 8% of an ingest) runs beside embedding the next one; batches are
-    # stored one at a time and in order, and a failure to store one stops the ingest at the next batch.
-    def wait_until_stored(stored: Future[None] | None) -> None:
-        if stored is not None:
-            stored.result()  # raises what storing raised
-            if progress:
-                progress(report.chunks_written, total)
-
-    with ThreadPoolExecutor(1) as storing:
-        stored: Future[None] | None = None
-        for batch in _batches(pending, settings.ingest_batch):
-            chunks = [c for _, paper_chunks, _ in batch for c in paper_chunks]
-            vectors = embedder.embed_texts([keyword_text(c.metadata, c.text) for c in chunks])
-            wait_until_stored(stored)
-            stored = storing.submit(_store_batch, batch, chunks, vectors, store, settings, report, written)
-        wait_until_stored(stored)
+    for batch in _batches(pending, settings.ingest_batch):
+        chunks = [c for _, paper_chunks, _ in batch for c in paper_chunks]
+        vectors = embedder.embed_texts([keyword_text(c.metadata, c.text) for c in chunks])
+        store.collection.upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            documents=[c.text for c in chunks],
+            metadatas=[c.metadata for c in chunks],
+        )
+        report.chunks_written += len(chunks)
+        written.entries += [Entry(c.id, keyword_text(c.metadata, c.text)) for c in chunks]
+        if written.vectors is not None and len(written.entries) <= settings.recent_vectors:
+            written.vectors.append(np.asarray(vectors, dtype=np.float32))
+        else:
+            written.vectors = None  # more than the recent-vectors log keeps: readers will reopen the store
+        written.papers += [_record(paper, paper_chunks) for paper, paper_chunks, _ in batch]
+        # Only now that the new chunks are stored, drop the papers' stale ones.
+        stale = [old for _, paper_chunks, old_ids in batch for old in old_ids - {c.id for c in paper_chunks}]
+        if stale:
+            store.collection.delete(ids=stale)
+            report.chunks_deleted += len(stale)
+            written.removed += stale
+        done += len(chunks)
+        if progress:
+            progress(done, total)
     return written
-
-
-def _store_batch(
-    batch: list[tuple[Paper, list[Chunk], set[str]]],
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    store: ChunkStore,
-    settings: Settings,
-    report: IngestReport,
-    written: Written,
-) -> None:
-    """Upsert one batch of embedded chunks, then delete its papers' chunks that the new ones replace."""
-    store.collection.upsert(
-        ids=[c.id for c in chunks],
-        embeddings=vectors,
-        documents=[c.text for c in chunks],
-        metadatas=[c.metadata for c in chunks],
-    )
-    report.chunks_written += len(chunks)
-    written.entries += [Entry(c.id, keyword_text(c.metadata, c.text)) for c in chunks]
-    if written.vectors is not None and len(written.entries) <= settings.recent_vectors:
-        written.vectors.append(np.asarray(vectors, dtype=np.float32))
-    else:
-        written.vectors = None  # more than the recent-vectors log keeps: readers will reopen the store
-    written.papers += [_record(paper, paper_chunks) for paper, paper_chunks, _ in batch]
-    # Only now that the new chunks are stored, drop the papers' stale ones.
-    stale = [old for _, paper_chunks, old_ids in batch for old in old_ids - {c.id for c in paper_chunks}]
-    if stale:
-        store.collection.delete(ids=stale)
-        report.chunks_deleted += len(stale)
-        written.removed += stale
 
 
 def _record(paper: Paper, chunks: list[Chunk]) -> PaperRecord:
