@@ -155,8 +155,9 @@ class Embedder:
     """Turns texts into unit-length vectors; thread-safe.
 
     A question runs on one model whose every call uses all the cores (one lock). Many texts (an ingest) run on
-    a second, single-threaded copy, one batch per core at a time: small batches of short chunks keep one
-    call's threads waiting on each other, and separate calls do not (1.2x the chunks per second here).
+    a second, single-threaded copy, one batch per core (at most ``MAX_BULK_WORKERS``) at a time: small batches
+    of short chunks keep one call's threads waiting on each other, and separate calls do not (1.2x the chunks
+    per second here). An ingest releases that copy when it ends (``release_bulk``).
     """
 
     name = MODEL_NAME
@@ -178,7 +179,7 @@ class Embedder:
 
     @property
     def bulk_encoder(self) -> Encoder:
-        """The single-threaded copy that embeds many texts, one batch per core."""
+        """The single-threaded copy that embeds many texts, one batch per worker thread."""
         with self._lock:
             if self._bulk is None:
                 self._bulk = OnnxEncoder(threads=1)
