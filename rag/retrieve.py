@@ -27,6 +27,7 @@ from rag.ingest import (
     rebuild_keyword_index,
 )
 from rag.keyword import KeywordIndex, keyword_text
+from rag.spelling import correct_spelling
 from rag.store import ChunkStore, paper_metadata
 
 POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
@@ -78,7 +79,7 @@ class PaperHit:
 
 @dataclass
 class Retrieval:
-    question: str
+    question: str  # as searched: misspelt words corrected
     papers: list[PaperHit]  # the pool, best first by fused rank (at least k papers when the store has them)
     query_vector: np.ndarray
     mode: str
@@ -169,9 +170,11 @@ class Retriever:
         mode = mode or self.settings.retriever
         if mode not in RETRIEVERS:
             raise OptionError(f"retriever {mode!r} is not one of {', '.join(RETRIEVERS)}")
+        index = self.keyword_index()  # first, in every mode: the one check that the store has not changed under us
+        if index is not None:  # "papes" -> "papers", "acuracy" -> "accuracy": a misspelt word matches nothing
+            question = correct_spelling(question, index.document_frequency)
         query_vector = self.embedder.embed_query(focus_query(question))
         candidates = max(self.settings.candidates, 6 * max(k, POOL))
-        self.keyword_index()  # first, in every mode: the one check that the store has not changed under us
         dense = self._dense(query_vector, candidates) if mode in ("hybrid", "dense") else []
         keyword = self._keyword_search(question, candidates) if mode in ("hybrid", "bm25") else []
         chunks = self._fuse(dense, keyword, query_vector)
