@@ -15,7 +15,8 @@ The decision rests on the evidence the answer would cite, never on how the quest
   question gives ("about 600k questions") and the abstracts do not is weighed apart, and less: it is often
   the asker's recollection of the one they state;
 * unmeasured quantities: a fact question asks how many or how much of something that no sentence with a
-  figure in the cited abstracts mentions ("How many GPUs was AsyncFlow evaluated on?").
+  figure in the cited abstracts mentions ("How many GPUs was AsyncFlow evaluated on?"); a rate is the one
+  its first word names (a sentence giving a pass rate does not give a learning rate).
 
 A logistic model over these features, fitted on the dev question sets (``eval/fit_weights.py
 --abstention``; its threshold checked on the validation sets), gives the probability that the collection
@@ -36,7 +37,7 @@ from rag.text import acronym_of, content_terms, is_stopword, mentions, split_sen
 
 _MEASURED = re.compile(
     r"\bhow many\s+(?P<count>[\w/-]+)(?:\s+(?P<count2>[\w/-]+))?"
-    r"|\bwhat\s+(?:[\w-]+\s+){0,2}?(?P<measure>accuracy|score|rate)\b",
+    r"|\bwhat\s+(?:[\w-]+\s+){0,2}?(?:(?P<kind>[\w-]+)\s+)??(?P<measure>accuracy|score|rate)\b",
     re.IGNORECASE,
 )
 _NOT_COUNTED = {"times"}  # "how many times" asks how often, not for a count of things
@@ -47,7 +48,10 @@ def measured_things(question: str) -> list[str]:
     things = []
     for match in _MEASURED.finditer(question):
         if match.group("measure"):
-            things.append(match.group("measure"))
+            kind = match.group("kind")
+            # A rate is what its first word says it is: a learning rate is not a pass rate.
+            named = match.group("measure") == "rate" and kind and not is_stopword(kind) and content_terms(kind)
+            things.append(f"{kind} rate" if named else match.group("measure"))
             continue
         words = [match.group("count")] + [w for w in (match.group("count2"),) if w and not is_stopword(w)]
         if is_stopword(words[0]) or words[0].casefold() in _NOT_COUNTED or not content_terms(words[0]):
@@ -61,7 +65,7 @@ def measured_things(question: str) -> list[str]:
 def unmeasured(question: str, abstract: str) -> list[str]:
     """Measured things that no sentence stating a figure in ``abstract`` mentions."""
     numeric = [content_terms(s) for s in split_sentences(abstract) if states_a_number(s)]
-    return [t for t in measured_things(question) if not any(content_terms(t) & terms for terms in numeric)]
+    return [t for t in measured_things(question) if not any(content_terms(t) <= terms for terms in numeric)]
 
 
 def missing_names(names: list[str], evidence_text: str) -> list[str]:

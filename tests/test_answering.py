@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.abstain import measured_things
 from rag.answer import ABSTAIN_TEXT
 from rag.assistant import Assistant
 from rag.decide import question_shape
@@ -91,6 +92,16 @@ def test_a_category_question_lists_the_papers_whose_titles_say_so(bundled_assist
 def test_a_name_no_cited_abstract_mentions_means_abstaining(bundled_assistant: Assistant, question: str) -> None:
     answer = bundled_assistant.ask(question)
     assert answer.abstained and answer.text.startswith(ABSTAIN_TEXT) and answer.abstain_reason
+
+
+def test_a_rate_is_the_rate_its_first_word_names(bundled_assistant: Assistant) -> None:
+    """DeepDistill states a pass rate, not a learning rate: the first is answered, the second refused."""
+    assert measured_things("what exact learning rate did they use") == ["learning rate"]
+    assert measured_things("What accuracy does it reach, and what pass rate?") == ["accuracy", "pass rate"]
+    answered = bundled_assistant.ask("What pass rate does DeepDistill reach on AIME 2024?")
+    assert not answered.abstained and "79.2%" in answered.body
+    refused = bundled_assistant.ask("What learning rate did DeepDistill train its base model with?")
+    assert refused.abstained and "learning rate" in (refused.abstain_reason or "")
 
 
 def test_a_two_part_question_gets_a_quote_for_each_part(bundled_assistant: Assistant) -> None:
