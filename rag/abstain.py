@@ -37,7 +37,7 @@ from rag.text import acronym_of, content_terms, is_stopword, mentions, split_sen
 
 _MEASURED = re.compile(
     r"\bhow many\s+(?P<count>[\w/-]+)(?:\s+(?P<count2>[\w/-]+))?"
-    r"|\bwhat\s+(?:[\w-]+\s+){0,2}?(?:(?P<kind>[\w-]+)\s+)??(?P<measure>accuracy|score|rate)\b",
+    r"|\bwhat\s+(?P<lead>(?:[\w-]+\s+){0,2}?)(?P<measure>accuracy|score|rate)\b",
     re.IGNORECASE,
 )
 _NOT_COUNTED = {"times"}  # "how many times" asks how often, not for a count of things
@@ -48,7 +48,7 @@ def measured_things(question: str) -> list[str]:
     things = []
     for match in _MEASURED.finditer(question):
         if match.group("measure"):
-            kind = match.group("kind")
+            kind = (match.group("lead").split() or [""])[-1]
             # A rate is what its first word says it is: a learning rate is not a pass rate.
             named = match.group("measure") == "rate" and kind and not is_stopword(kind) and content_terms(kind)
             things.append(f"{kind} rate" if named else match.group("measure"))
