@@ -135,6 +135,16 @@ def split_sentences(text: str) -> list[str]:
     return list(_sentences(text))
 
 
+def sentence_pieces(text: str) -> list[str]:
+    """``text`` cut at the same sentence boundaries, each piece keeping the whitespace after it (joined, they
+    give the text back): what llama-index's sentence splitter expects of a sentence tokenizer."""
+    pieces, start = [], 0
+    for boundary in _SENTENCE.finditer(text):
+        pieces.append(text[start : boundary.end()])
+        start = boundary.end()
+    return [p for p in (*pieces, text[start:]) if p]
+
+
 @lru_cache(maxsize=16384)
 def _sentences(text: str) -> tuple[str, ...]:  # cached: the same abstracts are split for question after question
     return tuple(s.strip() for s in _SENTENCE.split(text) if s.strip())
