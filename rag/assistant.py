@@ -32,6 +32,7 @@ from rag.errors import AnswerFault, OptionError, QuestionError
 from rag.evidence import asks_for_quantity, choose_quotes
 from rag.ingest import IngestReport, Progress, ingest
 from rag.retrieve import PaperHit, Retriever
+from rag.spelling import read_as
 from rag.store import ChunkStore, PaperRecord
 
 Announce = Callable[[str], None]
@@ -246,6 +247,9 @@ class Assistant:
             answer.notice, answer.fault, answer.usage = f"{fault} {FALLBACK}", fault.kind, dict(fault.usage)
         else:
             answer.notice = " ".join(n for n in (choice.notice, answer.notice) if n) or None
+        corrected = read_as(rewritten or text, retrieval.question)
+        if corrected:
+            answer.notice = f"{corrected} {answer.notice or ''}".strip()
         if truncated:
             answer.notice = f"{truncated} {answer.notice or ''}".strip()
         self._complete_abstracts(answer)

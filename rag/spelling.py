@@ -99,3 +99,12 @@ def correct_spelling(question: str, frequency: Frequency) -> str:
         return correction(match.group(0), frequency) or match.group(0)
 
     return _LOWER_WORD.sub(replace, question)
+
+
+def read_as(asked: str, searched: str) -> str | None:
+    """A note of the words ``correct_spelling`` changed ("Read 'papes' as 'papers'."), or None."""
+    pairs = zip(_LOWER_WORD.findall(asked), _LOWER_WORD.findall(searched), strict=False)  # word for word
+    changed = [(a, b) for a, b in pairs if a != b]
+    if not changed:
+        return None
+    return "Read " + ", ".join(f"{a!r} as {b!r}" for a, b in changed) + "."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.spelling import american, correct_spelling, correction, is_english, one_edit_away
+from rag.spelling import american, correct_spelling, correction, is_english, one_edit_away, read_as
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +55,11 @@ def test_a_misspelt_question_is_answered_like_the_correct_one(bundled_assistant)
     assert typed.question == "which papes train on distilled reasoning traces"  # shown as asked
     assert [c.title for c in typed.citations] == [c.title for c in right.citations]
     assert len(typed.citations) > 1  # read as a list question, as "papers" makes it
+    assert "Read 'papes' as 'papers'." in (typed.notice or "")
+    assert "Read" not in (right.notice or "")
+
+
+def test_the_note_names_each_corrected_word() -> None:
+    note = read_as("which papes on acuracy", "which papers on accuracy")
+    assert note == "Read 'papes' as 'papers', 'acuracy' as 'accuracy'."
+    assert read_as("which papers", "which papers") is None
