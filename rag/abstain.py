@@ -2,7 +2,8 @@
 
 The decision rests on the evidence the answer would cite, never on how the question is phrased alone:
 
-* relevance: the best paper's similarity to the question (below ``abstain_below`` it is off-topic outright);
+* relevance: the first-ranked paper's similarity to the question (below ``abstain_below``, for it and for the
+  best supported paper, the one the answer would cite first, the question is off-topic outright);
 * support: how strongly the best paper supports the question (``rag.evidence.support``);
 * coverage: the weighted share of the question's terms the cited titles and abstracts contain, after
   normalising case, hyphens, digit spacing, plurals and LaTeX;
@@ -119,6 +120,7 @@ class Evidence:
     names: list[str]  # what the question names (``rag.text.named_terms``)
     text: str  # titles and abstracts of the papers to cite
     top_relevance: float
+    cited_relevance: float  # the best supported paper's, which the answer cites first
     top_support: float
     facts_expected: bool  # a fact question, not a request for papers
     finds_papers: bool  # asks *which* paper(s)
@@ -154,8 +156,9 @@ def unanswerable_probability(
 
 def abstain_reason(evidence: Evidence, settings: Settings) -> str | None:
     """Why to abstain, or None to answer."""
-    if evidence.top_relevance < settings.abstain_below:
-        return f"best relevance {evidence.top_relevance:.2f} is below {settings.abstain_below:.2f}"
+    best = max(evidence.top_relevance, evidence.cited_relevance)
+    if best < settings.abstain_below:
+        return f"best relevance {best:.2f} is below {settings.abstain_below:.2f}"
     features, found = abstention_features(evidence)
     probability = unanswerable_probability(features)
     if probability < ABSTAIN_FROM:

@@ -150,6 +150,7 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
         names,
         "\n".join(texts.values()),
         top_relevance=retrieval.papers[0].relevance,
+        cited_relevance=papers[0].relevance,
         top_support=supports[0].probability,
         facts_expected=shape == "single",
         finds_papers=finds_papers(question, shape),

@@ -104,6 +104,22 @@ def test_a_rate_is_the_rate_its_first_word_names(bundled_assistant: Assistant) -
     assert refused.abstained and "learning rate" in (refused.abstain_reason or "")
 
 
+def test_a_chatty_question_is_not_refused_for_the_first_ranked_papers_low_similarity(
+    bundled_assistant: Assistant,
+) -> None:
+    """The first-ranked paper is barely similar to this rambling question, but the paper that supports it,
+    and that the answer cites, is similar enough: the relevance floor reads the better of the two."""
+    question = (
+        "which paper finetuned a model on nothing but distances between some mystery city and other cities "
+        "and then the model could just say which city it was? what city"
+    )
+    retrieval = bundled_assistant.retriever.retrieve(question)
+    assert retrieval.papers[0].relevance < bundled_assistant.settings.abstain_below  # the case this is about
+    answer = bundled_assistant.ask(question)
+    assert not answer.abstained
+    assert answer.citations[0].title.startswith("Connecting the Dots")
+
+
 def test_a_two_part_question_gets_a_quote_for_each_part(bundled_assistant: Assistant) -> None:
     answer = bundled_assistant.ask("How many curated training samples does LIMO use, and what accuracy on AIME?")
     assert answer.citations[0].title == LIMO
