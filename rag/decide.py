@@ -53,6 +53,16 @@ def question_shape(question: str) -> Shape:
     return "single"
 
 
+# A second ask, after the one for the paper: a new clause or sentence opening with what/how/who.
+_SECOND_ASK = re.compile(r"(?:[?.,;:]|\band\b|\s-)\s*(?:and\s+)?(?:what|how|who)\b", re.IGNORECASE)
+
+
+def asks_more_than_which_paper(question: str) -> bool:
+    """ "Which paper does X, and what does it find?": a fact is asked after the paper is."""
+    found = _FINDS_A_PAPER.search(question)
+    return found is not None and bool(_SECOND_ASK.search(question, found.end()))
+
+
 def finds_papers(question: str, shape: Shape) -> bool:
     """The question asks *which* paper(s) rather than for a fact: a detail its answer does not name
     (a baseline in a description of the paper) is then no reason to abstain."""
@@ -95,7 +105,9 @@ class Plan:
     @property
     def wants_fact(self) -> bool:
         """The question asks for a fact about the papers, not which papers there are."""
-        return self.evidence is not None and not self.evidence.finds_papers
+        if self.evidence is None:
+            return False
+        return not self.evidence.finds_papers or (self.shape != "list" and asks_more_than_which_paper(self.question))
 
     def abstract(self, paper: PaperHit) -> str:
         return self.texts.get(paper.paper_id, "").partition("\n")[2] or paper.abstract

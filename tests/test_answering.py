@@ -120,6 +120,16 @@ def test_a_chatty_question_is_not_refused_for_the_first_ranked_papers_low_simila
     assert answer.citations[0].title.startswith("Connecting the Dots")
 
 
+def test_which_paper_and_a_fact_quotes_the_sentence_after_the_match(bundled_assistant: Assistant) -> None:
+    """Asked only which paper, the answer quotes what matches the description; asked also what it found, it
+    quotes the finding that follows, though the finding shares few words with the question."""
+    which = "Which paper combines a large pre-trained model with a small fine-tuned one at sampling time"
+    finding = "scaling up fine-tuning tends to improve helpfulness"
+    assert finding not in bundled_assistant.ask(which + "?").citations[0].evidence
+    both = bundled_assistant.ask(which + ", and what does scaling up fine-tuning improve?")
+    assert finding in both.citations[0].evidence
+
+
 def test_a_two_part_question_gets_a_quote_for_each_part(bundled_assistant: Assistant) -> None:
     answer = bundled_assistant.ask("How many curated training samples does LIMO use, and what accuracy on AIME?")
     assert answer.citations[0].title == LIMO
