@@ -55,6 +55,8 @@ eval: setup
 	$(BIN)/rag eval --gold eval/val3.jsonl --out eval/reports/val3
 	$(BIN)/rag eval --gold eval/dev4.jsonl --out eval/reports/dev4
 	$(BIN)/rag eval --gold eval/val4.jsonl --out eval/reports/val4
+	$(BIN)/rag eval --gold eval/dev5.jsonl --out eval/reports/dev5
+	$(BIN)/rag eval --gold eval/val5.jsonl --out eval/reports/val5
 	$(BIN)/rag eval --benchmark aclsum --split val
 
 bench: setup-test

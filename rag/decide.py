@@ -35,7 +35,12 @@ _COMPARISON = re.compile(
     r"similarit(y|ies)|both)\b",
     re.IGNORECASE,
 )
-_SEVERAL_PAPERS = re.compile(r"\b(papers|works|studies|articles|ones|abstracts)\b|\blist\b", re.IGNORECASE)
+# "Every paper…", "all the papers…" and "anything here that…" ask for all of them, like "which papers…".
+_SEVERAL_PAPERS = re.compile(
+    r"\b(papers|works|studies|articles|ones|abstracts)\b|\blist\b"
+    r"|\b(every|all)\s+(the\s+)?(paper|work|study|article)s?\b|\b(anything|everything)\b",
+    re.IGNORECASE,
+)
 _FINDS_A_PAPER = re.compile(
     r"\b(which|what)\s+(papers?|works?|stud(y|ies)|articles?|methods?|approach(es)?)\b"
     r"|\b(find|identify|name)\s+the\s+(paper|work|study)\b|\bis there (a|any)\s+(paper|work|study|method)\b",

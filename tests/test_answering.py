@@ -54,6 +54,9 @@ def test_names_are_identifiers_or_words_the_collection_never_uses() -> None:
         ("Compare LIMO and DeepDistill", "comparison"),
         ("Which paper addresses this problem: models differ from both baselines and prior work.", "single"),
         ("What throughput improvement does AsyncFlow report?", "single"),
+        ("need every paper where cot makes things worse", "list"),
+        ("anything here that tests theory of mind?", "list"),
+        ("is there any paper on speech recognition?", "single"),
     ],
 )
 def test_the_shape_of_the_answer_follows_what_is_asked(question: str, shape: str) -> None:
