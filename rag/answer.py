@@ -77,6 +77,7 @@ class Answer:
     sentences: list[SentenceVerdict] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     rewritten_question: str | None = None
+    searched_question: str | None = None  # as searched, when misspelt words were corrected (rag.spelling)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -255,6 +255,7 @@ class Assistant:
         self._complete_abstracts(answer)
         answer.question = text
         answer.rewritten_question = rewritten
+        answer.searched_question = retrieval.question if corrected else None
         answer.latency_ms = round((time.perf_counter() - started) * 1000, 1)
         return answer
 

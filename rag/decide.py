@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from rag.abstain import Evidence, abstain_reason
+from rag.abstain import Evidence, abstain_reason, measured_things
 from rag.config import Settings
-from rag.evidence import QuestionTerms, Support, question_terms, support
+from rag.evidence import QuestionTerms, Support, asks_for_quantity, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
 from rag.text import mentions, named_terms, normalise
 
@@ -35,12 +35,14 @@ _COMPARISON = re.compile(
     r"similarit(y|ies)|both)\b",
     re.IGNORECASE,
 )
-# "Every paper…", "all the papers…" and "anything here that…" ask for all of them, like "which papers…".
+# "Every paper…" and "all the papers…" ask for all of them, like "which papers…"; so does "anything here
+# that…", unless it asks for a figure ("is there anything on what learning rate…" asks for one fact).
 _SEVERAL_PAPERS = re.compile(
     r"\b(papers|works|studies|articles|ones|abstracts)\b|\blist\b"
-    r"|\b(every|all)\s+(the\s+)?(paper|work|study|article)s?\b|\b(anything|everything)\b",
+    r"|\b(every|all)\s+(the\s+)?(paper|work|study|article)s?\b",
     re.IGNORECASE,
 )
+_ANYTHING = re.compile(r"\b(anything|everything)\b", re.IGNORECASE)
 _FINDS_A_PAPER = re.compile(
     r"\b(which|what)\s+(papers?|works?|stud(y|ies)|articles?|methods?|approach(es)?)\b"
     r"|\b(find|identify|name)\s+the\s+(paper|work|study)\b|\bis there (a|any)\s+(paper|work|study|method)\b",
@@ -54,6 +56,8 @@ def question_shape(question: str) -> Shape:
     if _COMPARISON.search(question) and not one:
         return "comparison"
     if _SEVERAL_PAPERS.search(question) and not one:
+        return "list"
+    if _ANYTHING.search(question) and not one and not asks_for_quantity(question) and not measured_things(question):
         return "list"
     return "single"
 

@@ -12,10 +12,16 @@ corrected only when all of these hold, so that a rare term or a name the collect
   "retraining" -> "training") is a whole word of the embedding model's WordPiece vocabulary (30,000 common
   words), so "letter" is not made "better" nor "helper" "helped";
 * a replacement is one edit away (a letter dropped, added, changed, or two swapped) and is itself an English
-  word the collection uses, or is the American spelling of it ("verbalised" -> "verbalized").
+  word that at least ``MIN_USES`` indexed entries use, or is the American spelling of it ("verbalised" ->
+  "verbalized"); a word the collection uses once or twice is a less likely target than a name it lacks.
 
-Among several replacements the one the collection uses most wins, then the one keeping more of the word's
-ending ("papes" -> "papers", not "paper").
+Among several replacements a whole vocabulary word beats an inflected one ("menaing" -> "meaning", not
+"metaing"), then the one the collection uses most wins, then the one keeping more of the word's ending ("papes"
+-> "papers", not "paper"). Words longer than ``MAX_LENGTH`` are left alone: the edits of a word grow with the
+square of its length, and no word worth correcting is that long.
+
+The limit: a lower-case name one edit from a word the collection uses often is still "corrected" ("parti" ->
+"part"); capitalised, it is left alone.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from pathlib import Path
 from rag.text import is_stopword, stemmer
 
 MIN_LENGTH = 5
+MAX_LENGTH = 30
+MIN_USES = 3
 Frequency = Callable[[str], int]  # stem -> how many indexed entries use it
 
 _LOWER_WORD = re.compile(r"\b[a-z]+\b")
@@ -84,12 +92,16 @@ def american(word: str) -> set[str]:
 def correction(word: str, frequency: Frequency) -> str | None:
     """The word ``word`` was probably meant to be, or None to leave it as it is."""
     stem = stemmer().stemWord
-    if len(word) < MIN_LENGTH or is_stopword(word) or is_english(word) or frequency(stem(word)) > 0:
+    if not MIN_LENGTH <= len(word) <= MAX_LENGTH or is_stopword(word) or is_english(word):
         return None
-    candidates = {c for c in one_edit_away(word) if is_english(c)} | american(word)
+    if frequency(stem(word)) > 0:
+        return None
+    candidates = {c for c in one_edit_away(word) if is_english(c)}
     used = {c: frequency(stem(c)) for c in candidates}
-    used = {c: n for c, n in used.items() if n > 0}
-    return max(sorted(used), key=lambda c: (used[c], _shared_ending(word, c))) if used else None
+    used = {c: n for c, n in used.items() if n >= MIN_USES}
+    used |= {c: n for c in american(word) if (n := frequency(stem(c))) > 0}
+    english = english_words()
+    return max(sorted(used), key=lambda c: (c in english, used[c], _shared_ending(word, c))) if used else None
 
 
 def correct_spelling(question: str, frequency: Frequency) -> str:

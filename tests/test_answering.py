@@ -57,6 +57,8 @@ def test_names_are_identifiers_or_words_the_collection_never_uses() -> None:
         ("need every paper where cot makes things worse", "list"),
         ("anything here that tests theory of mind?", "list"),
         ("is there any paper on speech recognition?", "single"),
+        ("Is there anything on what learning rate DeepDistill used?", "single"),
+        ("Does LIMO say anything about how many samples it uses?", "single"),
     ],
 )
 def test_the_shape_of_the_answer_follows_what_is_asked(question: str, shape: str) -> None:

@@ -177,7 +177,7 @@ def _banner(kind: str, text: str) -> str:
 
 def source_group(turn: Turn, active: bool) -> str:
     answer = turn.answer
-    matcher = term_matcher(answer.rewritten_question or answer.question)
+    matcher = term_matcher(answer.searched_question or answer.rewritten_question or answer.question)
     parts = [
         f'<section class="rag-src-group{" rag-active-group" if active else ""}" data-turn="{turn.turn}">',
         f'<div class="rag-src-question">Sources for: \u201c{esc(turn.question)}\u201d</div>',
