@@ -85,8 +85,7 @@ def abstention_rows(names: tuple[str, ...], settings: Settings) -> list[tuple[st
         for gold in golds:
             planned = plan(assistant.retriever.retrieve(gold.question), assistant.settings, assistant.retriever)
             evidence = planned.evidence
-            best = 0.0 if evidence is None else max(evidence.top_relevance, evidence.cited_relevance)
-            floor = best < assistant.settings.abstain_below
+            floor = evidence is None or evidence.floor_relevance < assistant.settings.abstain_below
             found.append((name, gold.answerable, None if floor else abstention_features(evidence)[0]))
     return found
 

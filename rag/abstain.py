@@ -126,6 +126,11 @@ class Evidence:
     finds_papers: bool  # asks *which* paper(s)
     unknown_terms: float  # weighted share of the question's terms no text in the collection uses
 
+    @property
+    def floor_relevance(self) -> float:
+        """What the relevance floor reads: the better of the first-ranked and the first-cited paper's."""
+        return max(self.top_relevance, self.cited_relevance)
+
 
 def abstention_features(evidence: Evidence) -> tuple[dict[str, float], Gaps]:
     found = gaps(evidence.question, evidence.terms, evidence.names, evidence.text, evidence.facts_expected)
@@ -156,9 +161,8 @@ def unanswerable_probability(
 
 def abstain_reason(evidence: Evidence, settings: Settings) -> str | None:
     """Why to abstain, or None to answer."""
-    best = max(evidence.top_relevance, evidence.cited_relevance)
-    if best < settings.abstain_below:
-        return f"best relevance {best:.2f} is below {settings.abstain_below:.2f}"
+    if evidence.floor_relevance < settings.abstain_below:
+        return f"best relevance {evidence.floor_relevance:.2f} is below {settings.abstain_below:.2f}"
     features, found = abstention_features(evidence)
     probability = unanswerable_probability(features)
     if probability < ABSTAIN_FROM:

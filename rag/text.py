@@ -147,7 +147,7 @@ def sentence_pieces(text: str) -> list[str]:
 
 @lru_cache(maxsize=16384)
 def _sentences(text: str) -> tuple[str, ...]:  # cached: the same abstracts are split for question after question
-    return tuple(s.strip() for s in _SENTENCE.split(text) if s.strip())
+    return tuple(piece.strip() for piece in sentence_pieces(text) if piece.strip())
 
 
 @lru_cache(maxsize=65536)
