@@ -57,6 +57,8 @@ eval: setup
 	$(BIN)/rag eval --gold eval/val4.jsonl --out eval/reports/val4
 	$(BIN)/rag eval --gold eval/dev5.jsonl --out eval/reports/dev5
 	$(BIN)/rag eval --gold eval/val5.jsonl --out eval/reports/val5
+	$(BIN)/rag eval --gold eval/dev6.jsonl --out eval/reports/dev6
+	$(BIN)/rag eval --gold eval/val6.jsonl --out eval/reports/val6
 	$(BIN)/rag eval --benchmark aclsum --split val
 
 bench: setup-test

@@ -31,8 +31,8 @@ from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
 from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, question_terms, support_features  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
-DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "aclsum:train")
-VAL = ("heldout", "val2", "val3", "val4", "val5", "aclsum:val")
+DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "aclsum:train")
+VAL = ("heldout", "val2", "val3", "val4", "val5", "val6", "aclsum:val")
 
 
 def load(name: str, settings: Settings) -> tuple[Assistant, list[GoldQuestion]]:
