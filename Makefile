@@ -44,21 +44,13 @@ lint: setup-test
 	$(BIN)/ruff check rag ui tests bench eval
 	$(BIN)/ruff format --check rag ui tests bench
 
+# Dev and val question sets, in the order `make eval` runs them (gold, the first, writes eval/reports/latest).
+EVAL_SETS := dev heldout dev2 val2 dev3 val3 dev4 val4 dev5 val5 dev6 val6
+
 eval: setup
 	$(PIP) install -q -c constraints.txt -e '.[eval]'
 	$(BIN)/rag eval --gold eval/gold.jsonl --out eval/reports/latest
-	$(BIN)/rag eval --gold eval/dev.jsonl --out eval/reports/dev
-	$(BIN)/rag eval --gold eval/heldout.jsonl --out eval/reports/heldout
-	$(BIN)/rag eval --gold eval/dev2.jsonl --out eval/reports/dev2
-	$(BIN)/rag eval --gold eval/val2.jsonl --out eval/reports/val2
-	$(BIN)/rag eval --gold eval/dev3.jsonl --out eval/reports/dev3
-	$(BIN)/rag eval --gold eval/val3.jsonl --out eval/reports/val3
-	$(BIN)/rag eval --gold eval/dev4.jsonl --out eval/reports/dev4
-	$(BIN)/rag eval --gold eval/val4.jsonl --out eval/reports/val4
-	$(BIN)/rag eval --gold eval/dev5.jsonl --out eval/reports/dev5
-	$(BIN)/rag eval --gold eval/val5.jsonl --out eval/reports/val5
-	$(BIN)/rag eval --gold eval/dev6.jsonl --out eval/reports/dev6
-	$(BIN)/rag eval --gold eval/val6.jsonl --out eval/reports/val6
+	for set in $(EVAL_SETS); do $(BIN)/rag eval --gold eval/$$set.jsonl --out eval/reports/$$set || exit 1; done
 	$(BIN)/rag eval --benchmark aclsum --split val
 
 bench: setup-test
