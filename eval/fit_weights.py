@@ -2,9 +2,9 @@
 
     .venv/bin/python eval/fit_weights.py            # prints the fitted constants and the dev/val figures
 
-Dev: eval/gold.jsonl, dev.jsonl, dev2.jsonl, dev3.jsonl, dev4.jsonl, dev5.jsonl and ACLSum train; val:
-eval/heldout.jsonl, val2.jsonl, val3.jsonl, val4.jsonl, val5.jsonl and ACLSum val. The test sets
-(eval/test*.jsonl, ACLSum test) are never read here.
+Dev: eval/gold.jsonl, dev.jsonl, dev2.jsonl … dev6.jsonl and ACLSum train; val: eval/heldout.jsonl,
+val2.jsonl … val6.jsonl and ACLSum val (``DEV`` and ``VAL`` below). The test sets (eval/test*.jsonl, ACLSum
+test) are never read here.
 The printed constants go into rag/evidence.py (SUPPORT_WEIGHTS, SUPPORT_BIAS) and rag/decide.py (CITE_FROM),
 and with --abstention into rag/abstain.py; they are fitted, not hand-tuned.
 
