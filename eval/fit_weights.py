@@ -28,7 +28,7 @@ from rag.assistant import Assistant  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.decide import CITE_FROM, MOST_CITED, question_shape  # noqa: E402
 from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
-from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, question_terms, support_features  # noqa: E402
+from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, defined_acronyms, question_terms, support_features  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
 DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "aclsum:train")
@@ -54,7 +54,8 @@ def rows(names: tuple[str, ...], settings: Settings) -> list[tuple[str, GoldQues
             if not gold.answerable:
                 continue
             retrieval = assistant.retriever.retrieve(gold.question)
-            terms = question_terms(gold.question, assistant.retriever.weigh)
+            acronyms = defined_acronyms(retrieval.papers)
+            terms = question_terms(gold.question, assistant.retriever.weigh, acronyms)
             found.append((name, gold, retrieval.papers, support_features(terms, retrieval.papers)))
     return found
 

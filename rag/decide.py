@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 
 from rag.abstain import Evidence, abstain_reason, measured_things
 from rag.config import Settings
-from rag.evidence import QuestionTerms, Support, asks_for_quantity, question_terms, support
+from rag.evidence import QuestionTerms, Support, asks_for_quantity, defined_acronyms, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
 from rag.text import mentions, named_terms, normalise
 
@@ -149,7 +149,7 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
     """The question's shape, the papers to cite, their texts, and the reason to abstain instead (or None)."""
     question = retrieval.question
     shape = question_shape(question)
-    terms = question_terms(question, collection.weigh)
+    terms = question_terms(question, collection.weigh, defined_acronyms(retrieval.papers))
     if not retrieval.papers:
         return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
     supports = sorted(support(terms, retrieval.papers), key=lambda s: s.probability, reverse=True)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import pytest
 
 from rag.abstain import measured_things
+from rag.acronyms import definitions
 from rag.answer import ABSTAIN_TEXT
 from rag.assistant import Assistant
 from rag.decide import question_shape
 from rag.evaluate import evidence_metrics, same_sentence
+from rag.evidence import question_terms
 from rag.text import acronym_of, content_terms, latex_to_text, named_terms, nltk_stopwords, normalise
 
 DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
@@ -147,3 +149,33 @@ def test_evidence_metrics_match_sentences_up_to_spacing_and_case() -> None:
     found = evidence_metrics(["Handling terminology is an important matter in a translation workflow.", "Other."], gold)
     assert found == {"evidence_precision": 0.5, "evidence_recall": 1.0, "evidence_f1": 2 / 3, "evidence_hit": 1.0}
     assert evidence_metrics([], gold)["evidence_hit"] == 0.0
+
+
+def test_acronyms_are_read_from_their_definitions_in_the_abstracts() -> None:
+    defined = definitions(
+        "We use chain-of-thought (CoT) prompting with supervised fine-tuning (SFT) on large language models "
+        "(LLMs), in distribution (ID), and Shifting Attention to more Relevant (SAR) components (GPT-4o)."
+    )
+    assert defined[content_terms("CoT")] == content_terms("chain of thought")
+    assert defined[content_terms("SFT")] == content_terms("supervised fine-tuning")
+    assert defined[content_terms("LLMs")] == content_terms("large language models")
+    assert defined[content_terms("SAR")] == content_terms("shifting attention relevant")
+    # one word is not worth a glossary entry, and a parenthesised name whose initials spell nothing is no acronym
+    assert content_terms("ID") not in defined and content_terms("GPT-4o") not in defined
+
+
+def test_a_sentence_using_the_acronym_covers_the_long_form_and_back() -> None:
+    glossary = definitions("We study chain-of-thought (CoT) and reinforcement learning (RL).")
+    long_form = question_terms("does chain of thought hurt?", None, glossary)
+    assert long_form.coverage(content_terms("CoT can hurt accuracy")) == 1.0
+    assert question_terms("does chain of thought hurt?", None).coverage(content_terms("CoT can hurt")) < 1.0
+    short_form = question_terms("sft then rl", None, glossary)
+    assert short_form.covered_by(content_terms("we apply reinforcement learning")) == content_terms("rl")
+    # a word of the long form alone is not the acronym: "learning" does not cover "RL"
+    assert short_form.covered_by(content_terms("we study learning")) == set()
+
+
+def test_a_list_question_in_acronyms_finds_the_paper_that_spells_them_out(bundled_assistant: Assistant) -> None:
+    """TÜLU 3 says "supervised finetuning (SFT) ... Reinforcement Learning with Verifiable Rewards (RLVR)"."""
+    answer = bundled_assistant.ask("papers that do sft first then rl (or study that combo) for post-training")
+    assert any(c.title.startswith("TÜLU 3") for c in answer.citations)
