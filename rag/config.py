@@ -51,7 +51,9 @@ class Settings(BaseSettings):
         default=1024, ge=16, description="Chunks embedded (in length order) and written to Chroma per step."
     )
     embed_batch_size: int = Field(
-        default=16, ge=1, description="Texts per embedding batch (ONNX Runtime on a CPU was fastest at 8-16)."
+        default=4,
+        ge=1,
+        description="Texts per embedding batch (ONNX Runtime's single-threaded ingest copy was fastest at 2-4).",
     )
     embed_backend: Literal["onnx", "torch"] = Field(
         default="onnx",
