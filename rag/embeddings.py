@@ -29,6 +29,7 @@ DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (its tokenizer.json says 128)
 EXPORT_OPSET = 17
 MAX_BULK_WORKERS = 8  # each batch in flight holds its own activations (about 25 MB for 4 whole abstracts)
+BULK_FROM = 64  # texts: below this, loading the bulk copy (about 0.2 s) costs more than it saves (one paper: 6)
 Backend = Literal["onnx", "torch"]
 
 
@@ -154,11 +155,12 @@ class TorchEncoder:
 class Embedder:
     """Turns texts into unit-length vectors; thread-safe.
 
-    A question runs on one model whose every call uses all the cores (one lock). Many texts (an ingest) run on
-    a second, single-threaded copy, one batch per core (at most ``MAX_BULK_WORKERS``) at a time: small batches
-    of short chunks keep one call's threads waiting on each other, and separate calls do not (1.2x the chunks
-    per second here). Batches of 4 ran 10-13% faster than batches of 16 on that copy (the bundled corpus and
-    synthetic abstracts; the vectors are the same). An ingest releases the copy when it ends (``release_bulk``).
+    A question runs on one model whose every call uses all the cores (one lock). Many texts (at least
+    ``BULK_FROM``) run on a second, single-threaded copy, one batch per core (at most ``MAX_BULK_WORKERS``) at a
+    time: small batches of short chunks keep one call's threads waiting on each other, and separate calls do
+    not (1.2x the chunks per second here). Batches of 4 ran 10-13% faster than batches of 16 on that copy (the
+    bundled corpus and synthetic abstracts; the vectors are the same). An ingest releases the copy when it ends
+    (``release_bulk``).
     """
 
     name = MODEL_NAME
@@ -203,7 +205,7 @@ class Embedder:
         batches = [order[start : start + step] for start in range(0, len(order), step)]
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         workers = min(cores(), MAX_BULK_WORKERS)
-        if self.backend == "onnx" and len(batches) > 1 and workers > 1:
+        if self.backend == "onnx" and len(texts) >= BULK_FROM and workers > 1:
             bulk = self.bulk_encoder
             pool = ThreadPoolExecutor(workers)  # ONNX Runtime releases the GIL while it runs
             try:

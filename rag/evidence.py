@@ -108,7 +108,7 @@ class QuestionTerms:
 
 
 def question_terms(question: str, weigh: Weigh | None, glossary: Glossary | None = None) -> QuestionTerms:
-    """The question's terms and weights; ``glossary``: acronyms the collection defines (only those the
+    """The question's terms and weights; ``glossary``: acronyms the retrieved papers define (only those the
     question uses, in either form, are kept)."""
     terms = content_terms(focus_query(question))
     weights = weigh(terms) if weigh is not None else dict.fromkeys(terms, 1.0)
