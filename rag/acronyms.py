@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from rag.text import content_terms, is_stopword, latex_to_text
+from rag.text import acronym_letters, content_terms, is_stopword, latex_to_text
 
 _DEFINED = re.compile(r"\(([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)\)")
 _LOOK_BACK = 200  # characters before the parenthesis that can hold the long form
@@ -22,16 +22,6 @@ _WORD = re.compile(r"[A-Za-z0-9]+")
 MAX_LETTERS = 8
 
 Glossary = dict[frozenset[str], frozenset[str]]  # the acronym's stems -> its long form's stems
-
-
-def _is_plural(acronym: str) -> bool:
-    return acronym.endswith("s") and not acronym.isupper()  # "LLMs", "EBTs"
-
-
-def _letters(acronym: str) -> str:
-    """The letters the long form's words start with: "LLMs" -> "llm", "RAR-b" -> "rarb"."""
-    letters = re.sub(r"[^a-z]", "", acronym.casefold())
-    return letters[:-1] if _is_plural(acronym) else letters
 
 
 def _spells(words: list[str], letters: str) -> bool:
@@ -54,7 +44,7 @@ def definitions(text: str) -> Glossary:
     found: Glossary = {}
     for match in _DEFINED.finditer(text):
         acronym = match.group(1)
-        letters = _letters(acronym)
+        letters = acronym_letters(acronym)
         if sum(ch.isupper() for ch in acronym) < 2 or not 2 <= len(letters) <= MAX_LETTERS:
             continue
         before = _WORD.findall(text[max(0, match.start() - _LOOK_BACK) : match.start()])[-(len(letters) + 3) :]

@@ -192,11 +192,17 @@ def states_a_number(text: str) -> bool:
     return bool(_NUMBER.search(text))
 
 
-def acronym_of(text: str, term: str) -> bool:
-    """Whether ``term`` abbreviates words of ``text``: ``CoT`` for "chain-of-thought", ``LMs`` for "language models"."""
+def acronym_letters(term: str) -> str:
+    """The letters the words an acronym abbreviates start with: "LLMs" -> "llm", "RAR-b" -> "rarb"."""
     letters = re.sub(r"[^a-z]", "", term.casefold())
     if letters.endswith("s") and len(letters) > 2 and not term.isupper():
-        letters = letters[:-1]
+        letters = letters[:-1]  # a plural: "LMs", "EBTs"
+    return letters
+
+
+def acronym_of(text: str, term: str) -> bool:
+    """Whether ``term`` abbreviates words of ``text``: ``CoT`` for "chain-of-thought", ``LMs`` for "language models"."""
+    letters = acronym_letters(term)
     if not 2 <= len(letters) <= 6:
         return False
     words = re.findall(r"[a-z0-9]+", text.casefold())
