@@ -121,6 +121,8 @@ def check_sentence(sentence: str, sources: Mapping[int, str]) -> SentenceVerdict
     numbers = [n for n in citations_in(sentence) if n in sources]
     text = sentence.strip()
     if not numbers:
+        if text.endswith("?"):  # asks rather than claims: "Can LLMs Learn by Teaching?", a title's first half
+            return SentenceVerdict(text, [], True, "question")
         heading = text.endswith(":") or not content_terms(text)
         return SentenceVerdict(text, [], heading, "heading" if heading else "uncited")
     claim = CITATION.sub("", text)

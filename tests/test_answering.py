@@ -179,3 +179,11 @@ def test_a_list_question_in_acronyms_finds_the_paper_that_spells_them_out(bundle
     """TÜLU 3 says "supervised finetuning (SFT) ... Reinforcement Learning with Verifiable Rewards (RLVR)"."""
     answer = bundled_assistant.ask("papers that do sft first then rl (or study that combo) for post-training")
     assert any(c.title.startswith("TÜLU 3") for c in answer.citations)
+
+
+def test_a_listed_title_with_a_question_mark_is_not_marked(bundled_assistant: Assistant) -> None:
+    """ "Can LLMs Learn by Teaching? A Preliminary Study" is one title, cited as a whole, not an uncited claim."""
+    answer = bundled_assistant.ask("Which papers study whether LLMs can learn by teaching other models?")
+    titles = [c.title for c in answer.citations]
+    assert any("?" in title for title in titles)
+    assert "⚠" not in answer.text and all(v.supported for v in answer.sentences)

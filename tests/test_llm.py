@@ -124,6 +124,15 @@ def test_citation_to_a_missing_source_is_removed(
     assert answer.body.endswith("settings. ⚠") and "1 sentence marked ⚠: no source cited." in answer.notice
 
 
+def test_a_sentence_that_asks_is_no_uncited_claim() -> None:
+    """A title with a question mark splits into two "sentences"; neither half is a claim to mark."""
+    listed = "- Can LLMs Learn by Teaching? A Preliminary Study: We ask whether LLMs learn by teaching. [1]"
+    source = "Can LLMs Learn by Teaching? A Preliminary Study\nWe ask whether LLMs learn by teaching."
+    checked = check_answer(f"{listed}\nDo they? Mostly they do.", {1: source})
+    assert [v.reason for v in checked.sentences] == ["question", "", "question", "uncited"]
+    assert checked.text == f"{listed}\nDo they? Mostly they do. ⚠"
+
+
 def test_a_number_missing_from_its_source_marks_the_sentence_unsupported(
     make_assistant: Callable[..., Assistant], server: ScriptedOpenAI
 ) -> None:
