@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e .
 	$(BIN)/python -m rag.embeddings --export
+	$(BIN)/python -m rag.neighbours --build
 	touch $@
 
 setup-test: $(VENV)/.installed-test
@@ -45,7 +46,7 @@ lint: setup-test
 	$(BIN)/ruff format --check rag ui tests bench
 
 # Dev and val question sets, in the order `make eval` runs them (gold, the first, writes eval/reports/latest).
-EVAL_SETS := dev heldout dev2 val2 dev3 val3 dev4 val4 dev5 val5 dev6 val6
+EVAL_SETS := dev heldout dev2 val2 dev3 val3 dev4 val4 dev5 val5 dev6 val6 dev7 val7
 
 eval: setup
 	$(PIP) install -q -c constraints.txt -e '.[eval]'

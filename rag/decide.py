@@ -9,10 +9,11 @@ on its distance to another paper; why to abstain is ``rag.abstain``'s job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from rag.abstain import Evidence, abstain_reason, measured_things
+from rag.acronyms import Glossary
 from rag.config import Settings
 from rag.evidence import QuestionTerms, Support, asks_for_quantity, defined_acronyms, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
@@ -87,6 +88,26 @@ class Collection(Protocol):
 
     def uses(self, stem: str) -> bool: ...
 
+    def near_words(self, question: str, papers: list[PaperHit]) -> Glossary: ...
+
+
+def asked_terms(retrieval: Retrieval, collection: Collection) -> tuple[QuestionTerms, float]:
+    """The question's weighted terms, matched through the acronyms the retrieved papers define and the
+    nearest words of their abstracts; and the weighted share of them that no indexed text uses (a word read
+    as a nearby one is not counted: it is plain wording, not a subject the collection lacks)."""
+    near = collection.near_words(retrieval.question, retrieval.papers)
+    terms = question_terms(retrieval.question, collection.weigh, {**defined_acronyms(retrieval.papers), **near})
+    read_near = frozenset().union(*near.values())
+    # A word read as a nearby one weighs what that word does: "huge" read as "large" is no rare term.
+    if near:
+        rarity = collection.weigh(set().union(*near))
+        weights = dict(terms.weights)
+        for word, asked in near.items():
+            for term in asked & weights.keys():
+                weights[term] = min(weights[term], *(rarity.get(w, weights[term]) for w in word))
+        terms = replace(terms, weights=weights)
+    return terms, terms.share(lambda term: not collection.uses(term) and term not in read_near)
+
 
 @dataclass
 class Plan:
@@ -149,7 +170,7 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
     """The question's shape, the papers to cite, their texts, and the reason to abstain instead (or None)."""
     question = retrieval.question
     shape = question_shape(question)
-    terms = question_terms(question, collection.weigh, defined_acronyms(retrieval.papers))
+    terms, unknown = asked_terms(retrieval, collection)
     if not retrieval.papers:
         return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
     supports = sorted(support(terms, retrieval.papers), key=lambda s: s.probability, reverse=True)
@@ -175,7 +196,7 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
         top_support=supports[0].probability,
         facts_expected=shape == "single",
         finds_papers=finds_papers(question, shape),
-        unknown_terms=terms.share(lambda term: not collection.uses(term)),
+        unknown_terms=unknown,
     )
     reason = abstain_reason(evidence, settings)
     low = papers[0].relevance < settings.low_relevance_below

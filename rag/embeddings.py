@@ -30,6 +30,7 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (its to
 EXPORT_OPSET = 17
 MAX_BULK_WORKERS = 8  # each batch in flight holds its own activations (about 25 MB for 4 whole abstracts)
 BULK_FROM = 64  # texts: below this, loading the bulk copy (about 0.2 s) costs more than it saves (one paper: 6)
+WORDS_PER_CALL = 64  # single words pad to a few tokens: one call for many costs little more than for one
 Backend = Literal["onnx", "torch"]
 
 
@@ -226,6 +227,15 @@ class Embedder:
         encoder = self.encoder
         with self._lock:
             return encoder.encode([text])[0]
+
+    def embed_words(self, words: list[str]) -> np.ndarray:
+        """Single words (``rag.neighbours``): a few tokens each, so 64 to a call on the question model."""
+        encoder = self.encoder
+        parts = [np.zeros((0, DIMENSION), dtype=np.float32)]
+        for start in range(0, len(words), WORDS_PER_CALL):
+            with self._lock:  # a question waits one call at most
+                parts.append(encoder.encode(words[start : start + WORDS_PER_CALL]))
+        return np.concatenate(parts)
 
 
 def load_model() -> SentenceTransformer:

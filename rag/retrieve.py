@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.acronyms import Glossary
 from rag.chunk_cache import ChunkCache, Record
 from rag.config import RETRIEVERS, RetrieverName, Settings
 from rag.embeddings import Embedder
@@ -27,8 +28,10 @@ from rag.ingest import (
     rebuild_keyword_index,
 )
 from rag.keyword import KeywordIndex, keyword_text
+from rag.neighbours import nearest_words, words_by_stem
 from rag.spelling import correct_spelling
 from rag.store import ChunkStore, paper_metadata
+from rag.text import content_terms
 
 POOL = 20  # papers the answer is chosen from, whatever k: a list's members can rank below the top k
 EVIDENCE_PAPERS = POOL  # leading papers whose every chunk is scored for evidence
@@ -148,6 +151,15 @@ class Retriever:
         """Whether any indexed text contains the stemmed word (True while there is no keyword index)."""
         index = self._loaded_index()
         return index is None or index.document_frequency(stem) > 0
+
+    def near_words(self, question: str, papers: list[PaperHit]) -> Glossary:
+        """The question's words no indexed text uses, each read as the nearest word of the papers' titles and
+        abstracts when that is near enough (``rag.neighbours``): "town" as "city"."""
+        unknown = {s: w for s, w in words_by_stem(focus_query(question)).items() if not self.uses(s)}
+        if not unknown:
+            return {}
+        vocabulary = set().union(*(content_terms(f"{paper.title} {paper.abstract}") for paper in papers))
+        return nearest_words(unknown, vocabulary)
 
     def paper_texts(self, paper_ids: list[str]) -> dict[str, str]:
         """Title and full abstract of each paper (stored on the paper's first chunk)."""

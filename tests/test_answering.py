@@ -12,6 +12,7 @@ from rag.assistant import Assistant
 from rag.decide import question_shape
 from rag.evaluate import evidence_metrics, same_sentence
 from rag.evidence import question_terms
+from rag.neighbours import nearest_words, words_by_stem
 from rag.text import acronym_of, content_terms, latex_to_text, named_terms, nltk_stopwords, normalise
 
 DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
@@ -187,3 +188,20 @@ def test_a_listed_title_with_a_question_mark_is_not_marked(bundled_assistant: As
     titles = [c.title for c in answer.citations]
     assert any("?" in title for title in titles)
     assert "⚠" not in answer.text and all(v.supported for v in answer.sentences)
+
+
+def test_a_plain_word_no_abstract_uses_is_read_as_the_nearest_word_they_do() -> None:
+    vocabulary = content_terms("We finetune on distances to an unknown city with larger language models.")
+    near = nearest_words({"town": "town", "bigger": "bigger", "protein": "protein"}, vocabulary)
+    assert words_by_stem("How far? Towns, bigger town") == {"far": "far", "town": "towns", "bigger": "bigger"}
+    # "town" is near "city", "bigger" near "larger"; an off-topic word finds nothing near enough
+    assert near == {frozenset({"citi"}): frozenset({"town"}), frozenset({"larger"}): frozenset({"bigger"})}
+
+
+def test_a_list_question_in_plain_words_is_not_refused_for_them(bundled_assistant: Assistant) -> None:
+    """ "tiny" and "huge" are in no abstract; "small" and "large" are, and the question is on topic."""
+    answer = bundled_assistant.ask("which papers find that a tiny model can do better than a huge one?")
+    assert answer.citations and ABSTAIN_TEXT not in answer.text
+    question = bundled_assistant.retriever.retrieve("can a tiny model beat a huge one?")
+    near = bundled_assistant.retriever.near_words(question.question, question.papers)
+    assert {frozenset({"small"}): frozenset({"tini"}), frozenset({"larg"}): frozenset({"huge"})}.items() <= near.items()

@@ -15,6 +15,8 @@ from rag.corpus import load_file
 from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx
 from rag.ingest import chunk_paper
 from rag.keyword import keyword_text
+from rag.neighbours import build_table
+from rag.spelling import english_words
 
 
 def bundled_texts() -> list[str]:
@@ -67,3 +69,14 @@ def test_the_export_is_written_whole_where_it_is_asked(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["minilm.onnx"]  # no staging file left behind
     vector = OnnxEncoder(target).encode(["grokking in pretraining"])
     assert vector.shape == (1, 384)
+
+
+def test_the_word_table_holds_each_words_own_vector(tmp_path: Path) -> None:
+    target = build_table(tmp_path / "words.npy")
+    assert [p.name for p in tmp_path.iterdir()] == ["words.npy"]  # no staging file left behind
+    vectors, words = np.load(target), sorted(english_words())
+    assert vectors.shape == (len(words), 384) and len(words) > 20_000
+    asked = ["city", "town", "protein"]
+    own = Embedder().embed_words(asked)
+    assert np.allclose(vectors[[words.index(w) for w in asked]], own, atol=1e-5)
+    assert own[0] @ own[1] > own[0] @ own[2]  # "city" is nearer "town" than "protein"
