@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: setup setup-test run test lint bench eval chromium clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.word-table
 
 # torch first, from the CPU wheel on this machine; constraints.txt keeps it there for everything after.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -21,10 +21,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e .
 	$(BIN)/python -m rag.embeddings --export
+	touch $@
+
+# The embedding model's word vectors (rag/neighbours.py), its own step so that existing installs get it too.
+$(VENV)/.word-table: $(VENV)/.installed
 	$(BIN)/python -m rag.neighbours --build
 	touch $@
 
-setup-test: $(VENV)/.installed-test
+setup-test: $(VENV)/.installed-test $(VENV)/.word-table
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -c constraints.txt -e '.[test,bench]'

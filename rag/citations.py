@@ -5,7 +5,10 @@ the checked draft into the ``Answer`` (``checked_answer``).
 A cited sentence is *unsupported* when a number it states, or a key term it names (an acronym, a model,
 a benchmark: see ``rag.text.specific_terms``), does not appear in its cited sources, or when almost none
 of its content words do. The check is lexical and deliberately simple: it catches invented numbers,
-misattributed names and citations to the wrong paper; it does not judge paraphrases.
+misattributed names and citations to the wrong paper; it does not judge paraphrases. A sentence citing
+nothing is marked too ("uncited"), unless it is a heading or a bare question that names and states nothing
+("Do they?"); one ending in "?" or "!" that leads into a cited sentence on its line (a title's first half:
+"Can LLMs Learn by Teaching? A Preliminary Study: … [1]") is checked together with it.
 """
 
 from __future__ import annotations
@@ -121,8 +124,8 @@ def check_sentence(sentence: str, sources: Mapping[int, str]) -> SentenceVerdict
     numbers = [n for n in citations_in(sentence) if n in sources]
     text = sentence.strip()
     if not numbers:
-        if text.endswith("?"):  # asks rather than claims: "Can LLMs Learn by Teaching?", a title's first half
-            return SentenceVerdict(text, [], True, "question")
+        if text.endswith("?") and not claimed_numbers(text) and not specific_terms(text):
+            return SentenceVerdict(text, [], True, "question")  # asks, names and states nothing: "Do they?"
         heading = text.endswith(":") or not content_terms(text)
         return SentenceVerdict(text, [], heading, "heading" if heading else "uncited")
     claim = CITATION.sub("", text)
@@ -156,12 +159,28 @@ class CheckResult:
     unsupported: list[SentenceVerdict] = field(default_factory=list)
 
 
+def _with_their_leads(segments: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A segment ending in "?" or "!" that cites nothing is checked together with the next one on its line when
+    that one cites: it is the first half of a title ("- Can LLMs Learn by Teaching? A Preliminary Study: … [1]")
+    or a question the next sentence answers, and its figures and names must be in that sentence's sources."""
+    joined: list[tuple[str, str]] = []
+    for sentence, separator in segments:
+        if joined:
+            lead, between = joined[-1]
+            leads = lead.rstrip().endswith(("?", "!")) and not citations_in(lead) and "\n" not in between
+            if leads and citations_in(sentence):
+                joined[-1] = (lead + between + sentence, separator)
+                continue
+        joined.append((sentence, separator))
+    return joined
+
+
 def check_answer(text: str, sources: Mapping[int, str], mark: str = UNSUPPORTED_MARK) -> CheckResult:
     """Clean and check a model's answer against ``sources`` (number -> the text the model was given)."""
     cleaned, removed = clean_citations(text.strip(), sources.keys())
     verdicts: list[SentenceVerdict] = []
     parts: list[str] = []
-    for sentence, separator in split_segments(cleaned):
+    for sentence, separator in _with_their_leads(split_segments(cleaned)):
         if sentence.strip():
             verdict = check_sentence(sentence, sources)
             verdicts.append(verdict)

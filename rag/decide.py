@@ -97,14 +97,14 @@ def asked_terms(retrieval: Retrieval, collection: Collection) -> tuple[QuestionT
     as a nearby one is not counted: it is plain wording, not a subject the collection lacks)."""
     near = collection.near_words(retrieval.question, retrieval.papers)
     terms = question_terms(retrieval.question, collection.weigh, {**defined_acronyms(retrieval.papers), **near})
-    read_near = frozenset().union(*near.values())
-    # A word read as a nearby one weighs what that word does: "huge" read as "large" is no rare term.
+    read_near = frozenset().union(*near)  # the question's stems read as another word
+    # A word read as another weighs what that word does: "huge" read as "large" is no rare term.
     if near:
-        rarity = collection.weigh(set().union(*near))
+        idf = collection.weigh(set().union(*near.values()))
         weights = dict(terms.weights)
-        for word, asked in near.items():
-            for term in asked & weights.keys():
-                weights[term] = min(weights[term], *(rarity.get(w, weights[term]) for w in word))
+        for asked_stems, read_as in near.items():
+            for stem in asked_stems & weights.keys():
+                weights[stem] = min(idf.get(s, weights[stem]) for s in read_as)
         terms = replace(terms, weights=weights)
     return terms, terms.share(lambda term: not collection.uses(term) and term not in read_near)
 

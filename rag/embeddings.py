@@ -105,10 +105,17 @@ def export_onnx(target: Path) -> Path:
                 opset_version=EXPORT_OPSET,
                 dynamo=False,
             )
-        os.replace(staging, target)
+        publish(Path(staging), target)
     finally:
         Path(staging).unlink(missing_ok=True)
     return target
+
+
+def publish(staging: Path, target: Path) -> None:
+    """Put a finished file in place in one step, readable by every user (a cache built by one account, e.g.
+    in an image, is read by another; ``mkstemp`` makes files only their owner can read)."""
+    staging.chmod(0o644)
+    os.replace(staging, target)
 
 
 class OnnxEncoder:

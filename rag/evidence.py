@@ -6,7 +6,9 @@ Everything here is measured on the papers' own text, never on the wording of the
   "GPQA" count for more than "model" or "paper";
 * a sentence's *coverage* is the weighted share of the question's terms it contains, after normalising
   case, hyphens, digit spacing, plurals and LaTeX (``rag.text.content_terms``), an acronym the retrieved
-  papers define counting for its long form and back ("CoT" for "chain of thought": ``rag.acronyms``);
+  papers define counting for its long form and back ("CoT" for "chain of thought": ``rag.acronyms``), and a
+  plain question word no indexed text uses for the nearest word the papers do use ("town" for "city":
+  ``rag.neighbours``);
 * a paper's *support* for the question combines its best sentence's coverage, its title's coverage, its
   keyword score and how far its similarity and coverage fall behind the best paper's, through weights
   fitted on the dev question sets (``eval/fit_weights.py``; checked on held-out sets);
@@ -73,7 +75,8 @@ class QuestionTerms:
 
     question: str
     weights: dict[str, float]
-    # Acronyms the retrieved papers define whose short or long form the question uses (``rag.acronyms``)
+    # Pairs of stems that stand for each other, one side in the question: acronyms the retrieved papers define
+    # (``rag.acronyms``) and plain question words read as the papers' nearest word (``rag.neighbours``)
     glossary: Glossary = field(default_factory=dict)
 
     @property
@@ -81,7 +84,7 @@ class QuestionTerms:
         return set(self.weights)
 
     def covered_by(self, terms: AbstractSet[str]) -> set[str]:
-        """The question's terms that ``terms`` contain, directly or through an acronym: a text saying "CoT"
+        """The question's terms that ``terms`` contain, directly or through the glossary: a text saying "CoT"
         covers a question's "chain of thought", one saying "chain of thought" a question's "CoT"."""
         found = self.terms & terms
         for short, long in self.glossary.items():
@@ -92,9 +95,10 @@ class QuestionTerms:
         return found
 
     def word_for_word(self) -> QuestionTerms:
-        """The same terms, matched without the glossary. Quoting uses it: through an acronym, the sentence that
-        defines it looked redundant beside one that uses it, and that sentence is often the one to quote
-        (ACLSum val: 0.926 of answers quote a highlighted sentence this way, 0.917 with the glossary)."""
+        """The same terms, matched without the glossary (acronyms and near words alike; the weights stay).
+        Quoting uses it: through an acronym, the sentence that defines it looked redundant beside one that uses
+        it, and that sentence is often the one to quote (ACLSum val: 0.926 of answers quote a highlighted
+        sentence this way, 0.917 with the glossary)."""
         return replace(self, glossary={})
 
     def coverage(self, terms: AbstractSet[str]) -> float:
@@ -108,7 +112,7 @@ class QuestionTerms:
 
 
 def question_terms(question: str, weigh: Weigh | None, glossary: Glossary | None = None) -> QuestionTerms:
-    """The question's terms and weights; ``glossary``: acronyms the retrieved papers define (only those the
+    """The question's terms and weights; ``glossary``: stems that stand for each other (only the pairs the
     question uses, in either form, are kept)."""
     terms = content_terms(focus_query(question))
     weights = weigh(terms) if weigh is not None else dict.fromkeys(terms, 1.0)

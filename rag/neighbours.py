@@ -15,6 +15,10 @@ Their vectors are computed once per model (``build_table``, run by ``make setup`
 words) and read from disk, so a question pays no embedding for them; a question word's near words are found
 once (one pass over the table, about a millisecond) and remembered. Off-topic words find nothing near enough
 ("protein", "molecular", "weather" in a collection about language models) and stay unknown.
+
+The limit: the nearest word is sometimes the opposite ("slower" -> "faster", "cheaper" -> "expensive"). Coverage
+then reads the question as being about the same thing (speed, cost), which is what it measures; it never
+judged whether a sentence says the same.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import os
 import re
 import sys
 import tempfile
+import threading
+import warnings
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,12 +37,12 @@ from pathlib import Path
 import numpy as np
 
 from rag.acronyms import Glossary
-from rag.embeddings import model_cache, onnx_file
+from rag.embeddings import DIMENSION, model_cache, onnx_file, publish
 from rag.spelling import english_words
 from rag.text import content_terms, latex_to_text
 
 NEAR_FROM = 0.75  # cosine similarity of the two words' vectors; dev: 0.70 and 0.75 alike, 0.80 loses town/city
-_WORD = re.compile(r"[A-Za-z]+")
+_WORD = re.compile(r"[^\W\d_]+")  # letters: "naïve" is one word (not in the table), not "na" and "ve"
 
 
 @dataclass(frozen=True)
@@ -63,23 +69,43 @@ def build_table(path: Path | None = None) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             np.save(out, vectors)
-        os.replace(staging, path)
+        publish(Path(staging), path)
     finally:
         Path(staging).unlink(missing_ok=True)
     return path
 
 
+def _read_table(path: Path, words: tuple[str, ...]) -> np.ndarray | None:
+    """The table's vectors, or None if the file is missing, unreadable, cut short, or for other words."""
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return vectors if vectors.shape == (len(words), DIMENSION) and vectors.dtype == np.float32 else None
+
+
+_TABLE_LOCK = threading.Lock()  # two questions at once must not both build it
+
+
 @lru_cache(maxsize=1)
-def word_table() -> WordTable:
-    """The table, built on first use if ``make setup`` has not built it."""
+def _load_table() -> WordTable | None:
     path = table_file(model_cache())
-    if not path.exists():
-        build_table(path)
     words = tuple(sorted(english_words()))
-    vectors = np.load(path, mmap_mode="r")
-    if vectors.shape[0] != len(words) or vectors.dtype != np.float32:  # another vocabulary or layout: rebuild
-        vectors = np.load(build_table(path), mmap_mode="r")
-    return WordTable(words, {w: i for i, w in enumerate(words)}, vectors)
+    vectors = _read_table(path, words)
+    if vectors is None:  # not built yet (an install older than `make setup`'s step), or damaged: build it
+        try:
+            vectors = _read_table(build_table(path), words)
+        except OSError as err:
+            warnings.warn(f"rag: cannot build the word table at {path} ({err}); plain words stay unread", stacklevel=2)
+            return None
+    return None if vectors is None else WordTable(words, {w: i for i, w in enumerate(words)}, vectors)
+
+
+def word_table() -> WordTable | None:
+    """The table, built on first use if ``make setup`` has not built it; None if it can be neither read nor
+    built (then no word is read as another, as before this module existed)."""
+    with _TABLE_LOCK:
+        return _load_table()
 
 
 def words_by_stem(text: str) -> dict[str, str]:
@@ -100,6 +126,8 @@ def near_candidates(word: str) -> tuple[str, ...]:
     """The vocabulary words at least ``NEAR_FROM`` similar to ``word``, nearest first (one pass over the table
     per word, then cached: the same plain words come back question after question)."""
     table = word_table()
+    if table is None or word not in table.rows:
+        return ()
     # numpy's own loop, not BLAS: OpenBLAS's threads spin for a while after each call and slowed the
     # question's retrieval that came next by half (the same 1-2 ms either way)
     similarity = np.einsum("ij,j->i", table.vectors, table.vectors[table.rows[word]])
@@ -109,18 +137,20 @@ def near_candidates(word: str) -> tuple[str, ...]:
 
 def nearest_words(unknown: dict[str, str], vocabulary: AbstractSet[str]) -> Glossary:
     """For each unknown stem (-> its word), the stem of the nearest word that is near enough and that the
-    ``vocabulary`` (stems) holds: ``{frozenset({"citi"}): frozenset({"town"})}``, in the glossary's form (a
-    text with the first covers a question's second). Two question words near one stem: the first keeps it."""
+    ``vocabulary`` (stems) holds: ``{frozenset({"town"}): frozenset({"citi"})}``, in the glossary's form (a text
+    with either covers a question's other). Keyed by the question's stem, which no indexed text uses, so an
+    entry never replaces an acronym's (keyed by indexed text) nor another question word's."""
     found: Glossary = {}
     for stem, word in unknown.items():
         for candidate in near_candidates(word):
             held = content_terms(candidate) & vocabulary
             if held:
-                found.setdefault(frozenset(held), frozenset({stem}))
+                found[frozenset({stem})] = frozenset(held)
                 break
     return found
 
 
 if __name__ == "__main__":  # `python -m rag.neighbours --build`: what `make setup` runs
     if "--build" in sys.argv:
-        print(f"word table: {table_file() if table_file().exists() else build_table()}")
+        built = word_table()  # reads the table and checks it, or builds it
+        print(f"word table: {table_file()}" if built else "word table: not available (see the warning above)")

@@ -156,7 +156,7 @@ class Retriever:
         """The question's words no indexed text uses, each read as the nearest word of the papers' titles and
         abstracts when that is near enough (``rag.neighbours``): "town" as "city"."""
         unknown = {s: w for s, w in words_by_stem(focus_query(question)).items() if not self.uses(s)}
-        if not unknown:
+        if not unknown or not papers:
             return {}
         vocabulary = set().union(*(content_terms(f"{paper.title} {paper.abstract}") for paper in papers))
         return nearest_words(unknown, vocabulary)

@@ -8,14 +8,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import ROOT, run_env
 
 from rag.config import BUNDLED_CORPUS
 from rag.corpus import load_file
-from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx
+from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx, shared_embedder
 from rag.ingest import chunk_paper
 from rag.keyword import keyword_text
-from rag.neighbours import build_table
+from rag.neighbours import _load_table, build_table, table_file, word_table
 from rag.spelling import english_words
 
 
@@ -74,9 +75,24 @@ def test_the_export_is_written_whole_where_it_is_asked(tmp_path: Path) -> None:
 def test_the_word_table_holds_each_words_own_vector(tmp_path: Path) -> None:
     target = build_table(tmp_path / "words.npy")
     assert [p.name for p in tmp_path.iterdir()] == ["words.npy"]  # no staging file left behind
+    assert target.stat().st_mode & 0o777 == 0o644  # readable by the account that serves questions, too
     vectors, words = np.load(target), sorted(english_words())
     assert vectors.shape == (len(words), 384) and len(words) > 20_000
     asked = ["city", "town", "protein"]
     own = Embedder().embed_words(asked)
     assert np.allclose(vectors[[words.index(w) for w in asked]], own, atol=1e-5)
     assert own[0] @ own[1] > own[0] @ own[2]  # "city" is nearer "town" than "protein"
+
+
+def test_a_damaged_word_table_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared_embedder().embed_words(["warm"])  # the model from the usual cache: only the table is looked for here
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
+    damaged = table_file(tmp_path)
+    damaged.write_bytes(b"\x93NUMPY cut short")
+    _load_table.cache_clear()
+    try:
+        table = word_table()
+    finally:
+        _load_table.cache_clear()
+    assert table is not None and table.vectors.shape == (len(table.words), 384)
+    assert np.load(damaged).shape == table.vectors.shape

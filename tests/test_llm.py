@@ -124,13 +124,18 @@ def test_citation_to_a_missing_source_is_removed(
     assert answer.body.endswith("settings. ⚠") and "1 sentence marked ⚠: no source cited." in answer.notice
 
 
-def test_a_sentence_that_asks_is_no_uncited_claim() -> None:
-    """A title with a question mark splits into two "sentences"; neither half is a claim to mark."""
+def test_a_sentence_that_asks_is_no_uncited_claim_but_what_it_states_is_checked() -> None:
+    """A title with a question mark splits into two "sentences": checked together, not the first half marked."""
     listed = "- Can LLMs Learn by Teaching? A Preliminary Study: We ask whether LLMs learn by teaching. [1]"
-    source = "Can LLMs Learn by Teaching? A Preliminary Study\nWe ask whether LLMs learn by teaching."
-    checked = check_answer(f"{listed}\nDo they? Mostly they do.", {1: source})
-    assert [v.reason for v in checked.sentences] == ["question", "", "question", "uncited"]
+    source = {1: "Can LLMs Learn by Teaching? A Preliminary Study\nWe ask whether LLMs learn by teaching."}
+    checked = check_answer(f"{listed}\nDo they? Mostly they do.", source)
+    assert [v.reason for v in checked.sentences] == ["", "question", "uncited"]
     assert checked.text == f"{listed}\nDo they? Mostly they do. ⚠"
+    # a question that names or states something is an uncited claim; a leading one is checked with what it leads
+    for claim in ("GRPO beats PPO by 40% on GSM8K, but does it generalise?", "Why does GRPO beat PPO by 40%?"):
+        assert check_answer(claim, source).sentences[0].reason == "uncited"
+    led = check_answer("- Does teaching raise accuracy by 40%? A Study: We ask whether LLMs learn. [1]", source)
+    assert [v.reason for v in led.sentences] == ["'40%' is not in [1]"]
 
 
 def test_a_number_missing_from_its_source_marks_the_sentence_unsupported(
