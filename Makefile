@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m rag.embeddings --export
 	touch $@
 
-# The embedding model's word vectors (rag/neighbours.py), its own step so that existing installs get it too.
+# Which of the model's words are near which (rag/neighbours.py), its own step so that existing installs get it.
 $(VENV)/.word-table: $(VENV)/.installed
 	$(BIN)/python -m rag.neighbours --build
 	touch $@

@@ -10,11 +10,12 @@ coverage ("town" is covered by a sentence saying "city") and lends it its weight
 "city").
 
 Only whole words of the embedding model's WordPiece vocabulary are compared: the model has a meaning for
-"town" and "city", while a name it splits into pieces ("GPQA") has no useful vector of its own.
-Their vectors are computed once per model (``build_table``, run by ``make setup``; about 5 s for the 21,745
-words) and read from disk, so a question pays no embedding for them; a question word's near words are found
-once (one pass over the table, about a millisecond) and remembered. Off-topic words find nothing near enough
-("protein", "molecular", "weather" in a collection about language models) and stay unknown.
+"town" and "city", while a name it splits into pieces ("GPQA") has no useful vector of its own. Which words
+are near which is worked out once per model (``build_near_words``, run by ``make setup``: the 21,745 words
+embedded and compared with each other, about 10 s) and kept as lists, nearest first, so a question pays
+nothing but a lookup, and a process holds a few megabytes of lists rather than the vectors. Off-topic words
+find nothing near enough ("protein", "molecular", "weather" in a collection about language models) and stay
+unknown.
 
 The limit: the nearest word is sometimes the opposite ("slower" -> "faster", "cheaper" -> "expensive"). Coverage
 then reads the question as being about the same thing (speed, cost), which is what it measures; it never
@@ -23,6 +24,7 @@ judged whether a sentence says the same.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -30,82 +32,96 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag.acronyms import Glossary
-from rag.embeddings import DIMENSION, model_cache, onnx_file, publish
+from rag.embeddings import model_cache, onnx_file, publish
 from rag.spelling import english_words
 from rag.text import content_terms, latex_to_text
 
 NEAR_FROM = 0.75  # cosine similarity of the two words' vectors; dev: 0.70 and 0.75 alike, 0.80 loses town/city
-_WORD = re.compile(r"[^\W\d_]+")  # letters: "naïve" is one word (not in the table), not "na" and "ve"
+_WORD = re.compile(r"[^\W\d_]+")  # letters: "naïve" is one word (not in the vocabulary), not "na" and "ve"
+_ROWS_PER_BLOCK = 1024  # words compared with all the others at a time while building (about 90 MB)
+
+NearWords = dict[str, tuple[str, ...]]  # a word -> the words at least NEAR_FROM similar to it, nearest first
 
 
-@dataclass(frozen=True)
-class WordTable:
-    """The model's whole words, each with its unit vector (read from disk on demand: 33 MB)."""
-
-    words: tuple[str, ...]
-    rows: dict[str, int]
-    vectors: np.ndarray  # len(words) x dimension, float32
+def near_words_file(cache: Path | None = None) -> Path:
+    return onnx_file(cache).with_suffix(".near-words.json")
 
 
-def table_file(cache: Path | None = None) -> Path:
-    return onnx_file(cache).with_suffix(".words.npy")
+def near_lists(vectors: np.ndarray, words: list[str], bar: float = NEAR_FROM) -> NearWords:
+    """For each word, the other words whose (unit) vectors are at least ``bar`` similar to its own, nearest
+    first; words with none are left out."""
+    found: NearWords = {}
+    for start in range(0, len(words), _ROWS_PER_BLOCK):
+        similarity = vectors[start : start + _ROWS_PER_BLOCK] @ vectors.T
+        for offset, row in enumerate(similarity):
+            near = np.flatnonzero(row >= bar)
+            ordered = near[np.argsort(-row[near], kind="stable")]
+            others = tuple(words[i] for i in ordered if i != start + offset)
+            if others:
+                found[words[start + offset]] = others
+    return found
 
 
-def build_table(path: Path | None = None) -> Path:
-    """Embed every whole word of the model's vocabulary (once per model) and write the table atomically."""
+def build_near_words(path: Path | None = None) -> Path:
+    """Embed every whole word of the model's vocabulary, list each one's near words, and write the lists
+    atomically (once per model)."""
     from rag.embeddings import shared_embedder
 
-    path = path or table_file()
-    vectors = shared_embedder().embed_words(sorted(english_words())).astype(np.float32)
+    path = path or near_words_file()
+    words = sorted(english_words())
+    lists = near_lists(shared_embedder().embed_words(words), words)
+    content = {"near_from": NEAR_FROM, "vocabulary": len(words), "near": lists}
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".words-", suffix=".npy", dir=path.parent)
+    handle, staging = tempfile.mkstemp(prefix=".near-words-", suffix=".json", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            np.save(out, vectors)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(content, out, separators=(",", ":"))
         publish(Path(staging), path)
     finally:
         Path(staging).unlink(missing_ok=True)
     return path
 
 
-def _read_table(path: Path, words: tuple[str, ...]) -> np.ndarray | None:
-    """The table's vectors, or None if the file is missing, unreadable, cut short, or for other words."""
+def _read_lists(path: Path) -> NearWords | None:
+    """The lists, or None if the file is missing, unreadable, cut short, or made for another bar or vocabulary."""
     try:
-        vectors = np.load(path, mmap_mode="r")
+        content: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return vectors if vectors.shape == (len(words), DIMENSION) and vectors.dtype == np.float32 else None
+    fits = isinstance(content, dict) and content.get("near_from") == NEAR_FROM
+    if not fits or content.get("vocabulary") != len(english_words()) or not isinstance(content.get("near"), dict):
+        return None
+    return {word: tuple(near) for word, near in content["near"].items()}
 
 
-_TABLE_LOCK = threading.Lock()  # two questions at once must not both build it
+_BUILD_LOCK = threading.Lock()  # two questions at once must not both build the lists
 
 
 @lru_cache(maxsize=1)
-def _load_table() -> WordTable | None:
-    path = table_file(model_cache())
-    words = tuple(sorted(english_words()))
-    vectors = _read_table(path, words)
-    if vectors is None:  # not built yet (an install older than `make setup`'s step), or damaged: build it
+def _load_near_words() -> NearWords:
+    path = near_words_file(model_cache())
+    lists = _read_lists(path)
+    if lists is None:  # not built yet (an install older than `make setup`'s step), or damaged: build them
         try:
-            vectors = _read_table(build_table(path), words)
+            lists = _read_lists(build_near_words(path))
         except OSError as err:
-            warnings.warn(f"rag: cannot build the word table at {path} ({err}); plain words stay unread", stacklevel=2)
-            return None
-    return None if vectors is None else WordTable(words, {w: i for i, w in enumerate(words)}, vectors)
+            message = f"rag: cannot build the near-word lists at {path} ({err}); plain words stay unread"
+            warnings.warn(message, stacklevel=2)
+    return lists or {}
 
 
-def word_table() -> WordTable | None:
-    """The table, built on first use if ``make setup`` has not built it; None if it can be neither read nor
-    built (then no word is read as another, as before this module existed)."""
-    with _TABLE_LOCK:
-        return _load_table()
+def near_words() -> NearWords:
+    """The lists, built on first use if ``make setup`` has not built them; empty if they can be neither read
+    nor built (then no word is read as another, as before this module existed)."""
+    with _BUILD_LOCK:
+        return _load_near_words()
 
 
 def words_by_stem(text: str) -> dict[str, str]:
@@ -121,28 +137,15 @@ def words_by_stem(text: str) -> dict[str, str]:
     return found
 
 
-@lru_cache(maxsize=4096)
-def near_candidates(word: str) -> tuple[str, ...]:
-    """The vocabulary words at least ``NEAR_FROM`` similar to ``word``, nearest first (one pass over the table
-    per word, then cached: the same plain words come back question after question)."""
-    table = word_table()
-    if table is None or word not in table.rows:
-        return ()
-    # numpy's own loop, not BLAS: OpenBLAS's threads spin for a while after each call and slowed the
-    # question's retrieval that came next by half (the same 1-2 ms either way)
-    similarity = np.einsum("ij,j->i", table.vectors, table.vectors[table.rows[word]])
-    near = np.flatnonzero(similarity >= NEAR_FROM)
-    return tuple(table.words[i] for i in near[np.argsort(-similarity[near], kind="stable")] if table.words[i] != word)
-
-
 def nearest_words(unknown: dict[str, str], vocabulary: AbstractSet[str]) -> Glossary:
     """For each unknown stem (-> its word), the stem of the nearest word that is near enough and that the
     ``vocabulary`` (stems) holds: ``{frozenset({"town"}): frozenset({"citi"})}``, in the glossary's form (a text
     with either covers a question's other). Keyed by the question's stem, which no indexed text uses, so an
     entry never replaces an acronym's (keyed by indexed text) nor another question word's."""
+    lists = near_words() if unknown else {}
     found: Glossary = {}
     for stem, word in unknown.items():
-        for candidate in near_candidates(word):
+        for candidate in lists.get(word, ()):
             held = content_terms(candidate) & vocabulary
             if held:
                 found[frozenset({stem})] = frozenset(held)
@@ -152,5 +155,5 @@ def nearest_words(unknown: dict[str, str], vocabulary: AbstractSet[str]) -> Glos
 
 if __name__ == "__main__":  # `python -m rag.neighbours --build`: what `make setup` runs
     if "--build" in sys.argv:
-        built = word_table()  # reads the table and checks it, or builds it
-        print(f"word table: {table_file()}" if built else "word table: not available (see the warning above)")
+        built = near_words()  # reads the lists and checks them, or builds them
+        print(f"near-word lists: {near_words_file()}" if built else "near-word lists: not available (see above)")

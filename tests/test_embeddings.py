@@ -3,6 +3,7 @@ path that never imports torch."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,7 @@ from rag.corpus import load_file
 from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx, shared_embedder
 from rag.ingest import chunk_paper
 from rag.keyword import keyword_text
-from rag.neighbours import _load_table, build_table, table_file, word_table
-from rag.spelling import english_words
+from rag.neighbours import _load_near_words, build_near_words, near_lists, near_words, near_words_file
 
 
 def bundled_texts() -> list[str]:
@@ -72,27 +72,28 @@ def test_the_export_is_written_whole_where_it_is_asked(tmp_path: Path) -> None:
     assert vector.shape == (1, 384)
 
 
-def test_the_word_table_holds_each_words_own_vector(tmp_path: Path) -> None:
-    target = build_table(tmp_path / "words.npy")
-    assert [p.name for p in tmp_path.iterdir()] == ["words.npy"]  # no staging file left behind
+def test_near_words_are_listed_nearest_first_and_written_readable(tmp_path: Path) -> None:
+    words = ["city", "town", "towns", "protein"]
+    vectors = Embedder().embed_words(words)
+    lists = near_lists(vectors, words)
+    assert lists["town"][0] == "towns" and "city" in lists["town"] and "protein" not in lists  # nothing near
+    assert "town" not in lists["town"]  # a word is not its own neighbour
+    target = build_near_words(tmp_path / "near.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["near.json"]  # no staging file left behind
     assert target.stat().st_mode & 0o777 == 0o644  # readable by the account that serves questions, too
-    vectors, words = np.load(target), sorted(english_words())
-    assert vectors.shape == (len(words), 384) and len(words) > 20_000
-    asked = ["city", "town", "protein"]
-    own = Embedder().embed_words(asked)
-    assert np.allclose(vectors[[words.index(w) for w in asked]], own, atol=1e-5)
-    assert own[0] @ own[1] > own[0] @ own[2]  # "city" is nearer "town" than "protein"
+    built = json.loads(target.read_text())
+    assert "city" in built["near"]["town"] and built["vocabulary"] > 20_000
 
 
-def test_a_damaged_word_table_is_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shared_embedder().embed_words(["warm"])  # the model from the usual cache: only the table is looked for here
+def test_damaged_near_word_lists_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared_embedder().embed_words(["warm"])  # the model from the usual cache: only the lists are looked for here
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
-    damaged = table_file(tmp_path)
-    damaged.write_bytes(b"\x93NUMPY cut short")
-    _load_table.cache_clear()
+    damaged = near_words_file(tmp_path)
+    damaged.write_text('{"near_from": 0.75, "vocabulary": 3, "ne')
+    _load_near_words.cache_clear()
     try:
-        table = word_table()
+        lists = near_words()
     finally:
-        _load_table.cache_clear()
-    assert table is not None and table.vectors.shape == (len(table.words), 384)
-    assert np.load(damaged).shape == table.vectors.shape
+        _load_near_words.cache_clear()
+    assert "city" in lists["town"]
+    assert json.loads(damaged.read_text())["near"]["town"] == list(lists["town"])
