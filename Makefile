@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: setup setup-test run test lint bench eval chromium clean
 
-setup: $(VENV)/.installed $(VENV)/.word-table
+setup: $(VENV)/.installed $(VENV)/.near-words
 
 # torch first, from the CPU wheel on this machine; constraints.txt keeps it there for everything after.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -24,11 +24,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 # Which of the model's words are near which (rag/neighbours.py), its own step so that existing installs get it.
-$(VENV)/.word-table: $(VENV)/.installed
+$(VENV)/.near-words: $(VENV)/.installed
 	$(BIN)/python -m rag.neighbours --build
 	touch $@
 
-setup-test: $(VENV)/.installed-test $(VENV)/.word-table
+setup-test: $(VENV)/.installed-test $(VENV)/.near-words
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) install -q -c constraints.txt -e '.[test,bench]'

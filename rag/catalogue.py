@@ -9,12 +9,11 @@ list from another generation (the store changed since) is ignored and the papers
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from rag.config import Settings
+from rag.files import write_atomically
 from rag.store import ChunkStore, PaperRecord
 
 FORMAT = 2  # 2: with authors, year and DOI
@@ -22,16 +21,8 @@ FORMAT = 2  # 2: with authors, year and DOI
 
 def save(path: Path, generation: str | None, records: list[PaperRecord]) -> None:
     """Write the list atomically: a reader sees the old list or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "generation": generation, "papers": [asdict(r) for r in records]}
-    handle, staging = tempfile.mkstemp(prefix=".papers-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, ensure_ascii=False)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda out: out.write(json.dumps(payload, ensure_ascii=False).encode("utf-8")))
 
 
 def load(path: Path, generation: str | None) -> list[PaperRecord] | None:

@@ -25,10 +25,8 @@ judged whether a sentence says the same.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Set as AbstractSet
@@ -39,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from rag.acronyms import Glossary
-from rag.embeddings import model_cache, onnx_file, publish
+from rag.embeddings import READABLE_BY_ALL, model_cache, onnx_file
+from rag.files import write_atomically
 from rag.spelling import english_words
 from rag.text import content_terms, latex_to_text
 
@@ -77,15 +76,8 @@ def build_near_words(path: Path | None = None) -> Path:
     path = path or near_words_file()
     words = sorted(english_words())
     lists = near_lists(shared_embedder().embed_words(words), words)
-    content = {"near_from": NEAR_FROM, "vocabulary": len(words), "near": lists}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".near-words-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(content, out, separators=(",", ":"))
-        publish(Path(staging), path)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    content = json.dumps({"near_from": NEAR_FROM, "vocabulary": len(words), "near": lists}, separators=(",", ":"))
+    write_atomically(path, lambda out: out.write(content.encode("utf-8")), mode=READABLE_BY_ALL)
     return path
 
 

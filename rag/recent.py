@@ -20,14 +20,14 @@ on from the last step start the log afresh. A reader the log cannot bring up to 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rag.files import STAGING_PREFIX, write_atomically
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -143,7 +143,7 @@ def record(
         return
     ids, vectors = added
     new = Step(before, started, after, f"{after}.npz", size)
-    _write_atomically(
+    write_atomically(
         directory / new.file,
         lambda out: np.savez(
             out,
@@ -177,24 +177,11 @@ def _save(directory: Path, log: Log) -> None:
         "steps": [asdict(step) for step in log.steps],
         "pending": asdict(log.pending) if log.pending else None,
     }
-    _write_atomically(directory / MANIFEST, lambda out: out.write(json.dumps(payload).encode("utf-8")))
-
-
-def _write_atomically(path: Path, write: Any) -> None:
-    """Write through ``write(binary file)`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_atomically(directory / MANIFEST, lambda out: out.write(json.dumps(payload).encode("utf-8")))
 
 
 def _remove_unlisted(directory: Path, keep: set[str]) -> None:
     """Delete step files the manifest no longer lists, and temporary files a killed ingest left behind."""
     for path in directory.iterdir():
-        if (path.suffix == ".npz" and path.name not in keep) or path.name.startswith(".tmp-"):
+        if (path.suffix == ".npz" and path.name not in keep) or path.name.startswith(STAGING_PREFIX):
             path.unlink(missing_ok=True)
