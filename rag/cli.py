@@ -91,7 +91,7 @@ def ask(
     answerer: Annotated[AnswererName | None, typer.Option(help=_help("answerer"))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the Answer as JSON.")] = False,
     output: Annotated[
-        AnswerFormat, typer.Option("--format", help="text, or markdown: [n] markers and a linked reference list.")
+        AnswerFormat, typer.Option("--format", help="text, or markdown: \\[n] markers and a linked reference list.")
     ] = "text",
     bib: Annotated[
         Path | None, typer.Option("--bib", help="Also write the cited papers as BibTeX entries to this file.")
