@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from rag.files import READABLE_BY_ALL, put_in_place
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -30,7 +32,6 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model (its to
 EXPORT_OPSET = 17
 MAX_BULK_WORKERS = 8  # each batch in flight holds its own activations (about 25 MB for 4 whole abstracts)
 BULK_FROM = 64  # texts: below this, loading the bulk copy (about 0.2 s) costs more than it saves (one paper: 6)
-READABLE_BY_ALL = 0o644  # cache files one account builds (e.g. in an image) and another reads
 WORDS_PER_CALL = 64  # single words pad to a few tokens: one call for many costs little more than for one
 Backend = Literal["onnx", "torch"]
 
@@ -106,17 +107,10 @@ def export_onnx(target: Path) -> Path:
                 opset_version=EXPORT_OPSET,
                 dynamo=False,
             )
-        publish(Path(staging), target)
+        put_in_place(Path(staging), target, READABLE_BY_ALL)
     finally:
         Path(staging).unlink(missing_ok=True)
     return target
-
-
-def publish(staging: Path, target: Path) -> None:
-    """Put a finished file in place in one step, readable by every user (a cache built by one account, e.g.
-    in an image, is read by another; ``mkstemp`` makes files only their owner can read)."""
-    staging.chmod(READABLE_BY_ALL)
-    os.replace(staging, target)
 
 
 class OnnxEncoder:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 STAGING_PREFIX = ".tmp-"  # a file left with this prefix is from a write that was killed: safe to delete
+READABLE_BY_ALL = 0o644  # cache files one account builds (e.g. in an image) and another reads
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object], mode: int | None = None) -> None:
@@ -19,9 +20,15 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object], mode: int 
     try:
         with os.fdopen(handle, "wb") as out:
             write(out)
-        if mode is not None:
-            os.chmod(staging, mode)
-        os.replace(staging, path)
+        put_in_place(Path(staging), path, mode)
     except BaseException:
         Path(staging).unlink(missing_ok=True)
         raise
+
+
+def put_in_place(staging: Path, path: Path, mode: int | None = None) -> None:
+    """Rename a finished file over ``path`` in one step, ``mode`` set first if given (for a file something else
+    wrote by name, e.g. ``torch.onnx.export``)."""
+    if mode is not None:
+        staging.chmod(mode)
+    os.replace(staging, path)

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from rag.acronyms import Glossary
-from rag.embeddings import READABLE_BY_ALL, model_cache, onnx_file
-from rag.files import write_atomically
+from rag.embeddings import model_cache, onnx_file
+from rag.files import READABLE_BY_ALL, write_atomically
 from rag.spelling import english_words
 from rag.text import content_terms, latex_to_text
 
