@@ -2,8 +2,8 @@
 
     .venv/bin/python eval/fit_weights.py            # prints the fitted constants and the dev/val figures
 
-Dev: eval/gold.jsonl, dev.jsonl, dev2.jsonl … dev7.jsonl and ACLSum train; val: eval/heldout.jsonl,
-val2.jsonl … val7.jsonl and ACLSum val (``DEV`` and ``VAL`` below). The test sets (eval/test*.jsonl, ACLSum
+Dev: eval/gold.jsonl, dev.jsonl, dev2.jsonl … dev8.jsonl and ACLSum train; val: eval/heldout.jsonl,
+val2.jsonl … val8.jsonl and ACLSum val (``DEV`` and ``VAL`` below). The test sets (eval/test*.jsonl, ACLSum
 test) are never read here.
 The printed constants go into rag/evidence.py (SUPPORT_WEIGHTS, SUPPORT_BIAS) and rag/decide.py (CITE_FROM),
 and with --abstention into rag/abstain.py; they are fitted, not hand-tuned.
@@ -31,8 +31,8 @@ from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
 from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, support_features  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
-DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "aclsum:train")
-VAL = ("heldout", "val2", "val3", "val4", "val5", "val6", "val7", "aclsum:val")
+DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "aclsum:train")
+VAL = ("heldout", "val2", "val3", "val4", "val5", "val6", "val7", "val8", "aclsum:val")
 
 
 def load(name: str, settings: Settings) -> tuple[Assistant, list[GoldQuestion]]:

@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     candidates: int = Field(default=60, ge=5, description="Chunks fetched from each retriever before fusion.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
     abstain_below: float = Field(
-        default=0.20, description="Abstain when the best paper's relevance is below this (calibrated on eval/gold)."
+        default=0.15,
+        description="Abstain outright when the best paper's relevance is below this (below every answerable dev "
+        "question's).",
     )
     low_relevance_below: float = Field(
         default=0.40,

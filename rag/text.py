@@ -192,6 +192,45 @@ def states_a_number(text: str) -> bool:
     return bool(_NUMBER.search(text))
 
 
+# A figure in digits, with its scale if it has one: "609,432", "3.34 million", "1.3k", "7B".
+_FIGURE = re.compile(
+    r"(?<![\w.])(\d+(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(k|m|b|thousand|million|billion)(?![a-z]))?", re.IGNORECASE
+)
+_SCALE_FACTOR = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+_NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+APPROXIMATE = 0.10  # a figure within 10% of one the text states is taken for it: "~600k" for 609,432
+
+
+@lru_cache(maxsize=16384)
+def figures(text: str) -> tuple[float, ...]:
+    """The figures ``text`` states, in digits or as a small number in words: "3.34 million" -> 3340000.0,
+    "1,035" -> 1035.0, "two" -> 2.0."""
+    text = latex_to_text(text)
+    found = []
+    for match in _FIGURE.finditer(text):
+        scale = _SCALE_FACTOR.get((match.group(2) or "").casefold(), 1.0)
+        found.append(float(match.group(1).replace(",", "")) * scale)
+    found.extend(float(_NUMBER_WORDS[m.group(1).casefold()]) for m in _NUMBER_WORD.finditer(text))
+    return tuple(found)
+
+
+def states_figure(text: str, figure: str) -> bool:
+    """Whether ``text`` states the figure a question gives ("~1.3k", "600k", "2"), or one within
+    ``APPROXIMATE`` of it: an asker quotes a figure rounded, or as they remember it."""
+    asked = figures(figure)
+    if not asked:
+        return False
+    wanted = asked[0]
+    return any(abs(value - wanted) <= APPROXIMATE * max(abs(wanted), abs(value)) for value in figures(text))
+
+
 def acronym_letters(term: str) -> str:
     """The letters the words an acronym abbreviates start with: "LLMs" -> "llm", "RAR-b" -> "rarb"."""
     letters = re.sub(r"[^a-z]", "", term.casefold())
@@ -228,7 +267,8 @@ def named_terms(question: str, used_by_collection: Callable[[str], bool]) -> lis
     found: list[str] = []
     for match in _TOKEN.finditer(question):
         token = match.group()
-        word = re.sub(r"['’]s$", "", token.strip(".'’\"“”…"))
+        # "~1.3k", "<1k", "≈600k": a figure as the asker remembers it; the mark is not part of it.
+        word = re.sub(r"['’]s$", "", token.strip(".'’\"“”…").lstrip("~≈<>"))
         if not word or not any(ch.isalnum() for ch in word) or is_stopword(word):
             continue
         parts = [part for part in word.split("-") if part]
