@@ -145,12 +145,12 @@ class Plan:
 
 def named_papers(question: str, names: list[str], supports: list[Support]) -> list[PaperHit]:
     """The papers the question names: by their short title ("LIMO", "Mind Your Step (by Step)": the part of
-    the title before a colon, or a whole title of a few words), or by a name of the question that only their
-    title contains."""
+    the title before a colon or a question mark, or a whole title of a few words), or by a name of the question
+    that only their title contains."""
     asked = normalise(question)
     named = []
     for s in supports:
-        short = s.paper.title.split(":", 1)[0]
+        short = re.split(r"[:?]", s.paper.title, maxsplit=1)[0]
         if len(short.split()) <= 10 and normalise(short) in asked:
             named.append(s.paper)
     for name in names:

@@ -240,3 +240,10 @@ def test_a_list_question_in_plain_words_is_not_refused_for_them(bundled_assistan
     question = bundled_assistant.retriever.retrieve("can a tiny model beat a huge one?")
     near = bundled_assistant.retriever.near_words(question.question, question.papers)
     assert {frozenset({"tini"}): frozenset({"small"}), frozenset({"huge"}): frozenset({"larg"})}.items() <= near.items()
+
+
+def test_a_comparison_names_a_paper_by_the_question_its_title_asks(bundled_assistant: Assistant) -> None:
+    """ "Can LLMs Learn by Teaching? A Preliminary Study" is named by the part before its question mark."""
+    answer = bundled_assistant.ask("compare limo with the 'can llms learn by teaching' paper")
+    short_titles = {c.title.split(":")[0].split("?")[0] for c in answer.citations}
+    assert short_titles == {"LIMO", "Can LLMs Learn by Teaching"} and len(answer.citations) == 2
