@@ -243,7 +243,9 @@ def test_a_list_question_in_plain_words_is_not_refused_for_them(bundled_assistan
 
 
 def test_a_comparison_names_a_paper_by_the_question_its_title_asks(bundled_assistant: Assistant) -> None:
-    """ "Can LLMs Learn by Teaching? A Preliminary Study" is named by the part before its question mark."""
-    answer = bundled_assistant.ask("compare limo with the 'can llms learn by teaching' paper")
+    """ "Is Human-Written Data Enough? The Challenge of …" is named by the part before its question mark."""
+    answer = bundled_assistant.ask(
+        "limo vs the 'is human-written data enough' paper - both do sft on small sets. how many examples does each use?"
+    )
     short_titles = {c.title.split(":")[0].split("?")[0] for c in answer.citations}
-    assert short_titles == {"LIMO", "Can LLMs Learn by Teaching"} and len(answer.citations) == 2
+    assert short_titles == {"LIMO", "Is Human-Written Data Enough"} and len(answer.citations) == 2
