@@ -29,6 +29,7 @@ from rag.config import Settings  # noqa: E402
 from rag.decide import CITE_FROM, MOST_CITED, asked_terms, question_shape  # noqa: E402
 from rag.evaluate import GoldQuestion, answer_metrics, load_gold  # noqa: E402
 from rag.evidence import SUPPORT_BIAS, SUPPORT_WEIGHTS, support_features  # noqa: E402
+from rag.word_meaning import weigh_by_meaning  # noqa: E402
 
 FEATURES = ("sentence", "title", "keyword", "rank", "similarity_gap", "coverage_gap")
 DEV = ("gold", "dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "aclsum:train")
@@ -55,6 +56,7 @@ def rows(names: tuple[str, ...], settings: Settings) -> list[tuple[str, GoldQues
                 continue
             retrieval = assistant.retriever.retrieve(gold.question)
             terms, _ = asked_terms(retrieval, assistant.retriever)
+            terms = weigh_by_meaning(terms, retrieval)  # as rag.decide.plan does for the support model
             found.append((name, gold, retrieval.papers, support_features(terms, retrieval.papers)))
     return found
 

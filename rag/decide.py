@@ -18,6 +18,7 @@ from rag.config import Settings
 from rag.evidence import QuestionTerms, Support, asks_for_quantity, defined_acronyms, question_terms, support
 from rag.retrieve import PaperHit, Retrieval
 from rag.text import mentions, named_terms, normalise
+from rag.word_meaning import weigh_by_meaning
 
 Shape = Literal["single", "list", "comparison"]
 
@@ -173,7 +174,10 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
     terms, unknown = asked_terms(retrieval, collection)
     if not retrieval.papers:
         return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
-    supports = sorted(support(terms, retrieval.papers), key=lambda s: s.probability, reverse=True)
+    # Which papers to cite weighs each term by how much of the question's meaning its word carries as well as
+    # by its rarity (rag.word_meaning); abstention and quoting keep the rarity weights they were fitted with.
+    weighted = weigh_by_meaning(terms, retrieval)
+    supports = sorted(support(weighted, retrieval.papers), key=lambda s: s.probability, reverse=True)
     names = named_terms(question, collection.uses)
     papers = cited(supports, shape)
     # Only a comparison takes the papers the question names. A single answer cites the best supported paper

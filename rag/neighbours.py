@@ -13,7 +13,8 @@ Only whole words of the embedding model's WordPiece vocabulary are compared: the
 "town" and "city", while a name it splits into pieces ("GPQA") has no useful vector of its own. Which words
 are near which is worked out once per model (``build_near_words``, run by ``make setup``: the 21,745 words
 embedded and compared with each other, about 10 s) and kept as lists, nearest first, so a question pays
-nothing but a lookup, and a process holds a few megabytes of lists rather than the vectors. Off-topic words
+nothing but a lookup, and a process holds a few megabytes of lists rather than the vectors (which are written
+too, for ``rag.word_meaning`` to read memory-mapped). Off-topic words
 find nothing near enough ("protein", "molecular", "weather" in a collection about language models) and stay
 unknown.
 
@@ -53,6 +54,11 @@ def near_words_file(cache: Path | None = None) -> Path:
     return onnx_file(cache).with_suffix(".near-words.json")
 
 
+def word_vectors_file(near_words: Path) -> Path:
+    """Where the vocabulary's word vectors are kept: beside the near-word lists built with them."""
+    return near_words.with_name(near_words.name.removesuffix(".near-words.json") + ".word-vectors.npy")
+
+
 def near_lists(vectors: np.ndarray, words: list[str], bar: float = NEAR_FROM) -> NearWords:
     """For each word, the other words whose (unit) vectors are at least ``bar`` similar to its own, nearest
     first; words with none are left out."""
@@ -70,14 +76,17 @@ def near_lists(vectors: np.ndarray, words: list[str], bar: float = NEAR_FROM) ->
 
 def build_near_words(path: Path | None = None) -> Path:
     """Embed every whole word of the model's vocabulary, list each one's near words, and write the lists
-    atomically (once per model)."""
+    atomically (once per model); the vectors too, in sorted word order (``rag.word_meaning`` reads them)."""
     from rag.embeddings import shared_embedder
 
     path = path or near_words_file()
     words = sorted(english_words())
-    lists = near_lists(shared_embedder().embed_words(words), words)
+    vectors = shared_embedder().embed_words(words)
+    lists = near_lists(vectors, words)
     content = json.dumps({"near_from": NEAR_FROM, "vocabulary": len(words), "near": lists}, separators=(",", ":"))
     write_atomically(path, lambda out: out.write(content.encode("utf-8")), mode=READABLE_BY_ALL)
+    half = vectors.astype(np.float16)  # 16 MB rather than 33: the cosines differ in the fourth decimal
+    write_atomically(word_vectors_file(path), lambda out: np.save(out, half), mode=READABLE_BY_ALL)
     return path
 
 
@@ -148,4 +157,6 @@ def nearest_words(unknown: dict[str, str], vocabulary: AbstractSet[str]) -> Glos
 if __name__ == "__main__":  # `python -m rag.neighbours --build`: what `make setup` runs
     if "--build" in sys.argv:
         built = near_words()  # reads the lists and checks them, or builds them
+        if built and not word_vectors_file(near_words_file()).exists():  # lists made before the vectors were kept
+            build_near_words()
         print(f"near-word lists: {near_words_file()}" if built else "near-word lists: not available (see above)")

@@ -3,13 +3,14 @@ capitalised words, list members chosen by their own evidence, quotes that carry 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.abstain import measured_things, missing_names
 from rag.acronyms import definitions
 from rag.answer import ABSTAIN_TEXT
 from rag.assistant import Assistant
-from rag.decide import plan, question_shape
+from rag.decide import asked_terms, plan, question_shape
 from rag.evaluate import evidence_metrics, same_sentence
 from rag.evidence import question_terms
 from rag.neighbours import nearest_words, words_by_stem
@@ -23,6 +24,7 @@ from rag.text import (
     normalise,
     states_figure,
 )
+from rag.word_meaning import weigh_by_meaning, word_vectors
 
 DEEPDISTILL = "DeepDistill: Enhancing LLM Reasoning Capabilities via Large-Scale Difficulty-Graded Data Training"
 LIMO = "LIMO: Less is More for Reasoning"
@@ -249,3 +251,30 @@ def test_a_comparison_names_a_paper_by_the_question_its_title_asks(bundled_assis
     )
     short_titles = {c.title.split(":")[0].split("?")[0] for c in answer.citations}
     assert short_titles == {"LIMO", "Is Human-Written Data Enough"} and len(answer.citations) == 2
+
+
+def test_filler_words_weigh_less_than_the_words_that_carry_the_question(bundled_assistant: Assistant) -> None:
+    """ "pls", "incl" and "mentions" are rarer in abstracts than "distillation", but farther from the
+    question's meaning: weighed by both, the claim's own word gains on every one of them."""
+    question = "need every paper that even mentions distillation, incl passing mentions pls"
+    retrieval = bundled_assistant.retriever.retrieve(question)
+    terms, _ = asked_terms(retrieval, bundled_assistant.retriever)
+    before, after = terms.weights, weigh_by_meaning(terms, retrieval).weights
+    assert after.keys() == before.keys()
+    for filler in ("pls", "incl", "mention", "everi", "even", "need"):
+        assert after[filler] / after["distil"] < before[filler] / before["distil"], filler
+    share = lambda weights: weights["distil"] / sum(weights.values())  # noqa: E731
+    assert share(after) >= 1.5 * share(before)
+
+
+def test_a_chatty_list_request_keeps_the_papers_its_claim_finds(bundled_assistant: Assistant) -> None:
+    answer = bundled_assistant.ask("give me all the survey / review papers in here")
+    surveys = [c.title for c in answer.citations if "survey" in c.title.casefold()]
+    assert len(surveys) >= 3 and len(surveys) / len(answer.citations) >= 0.75
+
+
+def test_word_vectors_are_unit_vectors_of_vocabulary_and_other_words() -> None:
+    vectors = word_vectors(["distillation", "Distillation", "GPQA"])
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert float(vectors[0] @ vectors[1]) > 0.999  # the model is uncased: one word, one vector

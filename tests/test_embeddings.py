@@ -12,12 +12,20 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_env
 
+from rag import word_meaning
 from rag.config import BUNDLED_CORPUS
 from rag.corpus import load_file
 from rag.embeddings import MAX_TOKENS, Embedder, OnnxEncoder, export_onnx, shared_embedder
 from rag.ingest import chunk_paper
 from rag.keyword import keyword_text
-from rag.neighbours import _load_near_words, build_near_words, near_lists, near_words, near_words_file
+from rag.neighbours import (
+    _load_near_words,
+    build_near_words,
+    near_lists,
+    near_words,
+    near_words_file,
+    word_vectors_file,
+)
 
 
 def bundled_texts() -> list[str]:
@@ -79,10 +87,28 @@ def test_near_words_are_listed_nearest_first_and_written_readable(tmp_path: Path
     assert lists["town"][0] == "towns" and "city" in lists["town"] and "protein" not in lists  # nothing near
     assert "town" not in lists["town"]  # a word is not its own neighbour
     target = build_near_words(tmp_path / "near.json")
-    assert [p.name for p in tmp_path.iterdir()] == ["near.json"]  # no staging file left behind
-    assert target.stat().st_mode & 0o777 == 0o644  # readable by the account that serves questions, too
+    vectors_file = word_vectors_file(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["near.json", vectors_file.name]  # no staging file left
+    for written in (target, vectors_file):
+        assert written.stat().st_mode & 0o777 == 0o644  # readable by the account that serves questions, too
     built = json.loads(target.read_text())
     assert "city" in built["near"]["town"] and built["vocabulary"] > 20_000
+    assert np.load(vectors_file).shape == (built["vocabulary"], 384)  # one row per word, in sorted order
+
+
+def test_damaged_word_vectors_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shared_embedder().embed_words(["warm"])  # the model from the usual cache: only the vectors are looked for here
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
+    damaged = word_vectors_file(near_words_file(tmp_path))
+    damaged.write_bytes(b"\x93NUMPY cut short")
+    word_meaning._vocabulary.cache_clear()
+    try:
+        vectors = word_meaning.word_vectors(["city", "town"])
+        rows, _ = word_meaning._vocabulary() or ({}, None)
+    finally:
+        word_meaning._vocabulary.cache_clear()
+    assert "town" in rows and np.load(damaged).shape[0] == len(rows)  # rebuilt, and read from the file
+    assert float(vectors[0] @ vectors[1]) > 0.75  # near words, as the lists say
 
 
 def test_damaged_near_word_lists_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
