@@ -50,7 +50,7 @@ lint: setup-test
 	$(BIN)/ruff format --check rag ui tests bench
 
 # Dev and val question sets, in the order `make eval` runs them (gold, the first, writes eval/reports/latest).
-EVAL_SETS := dev heldout dev2 val2 dev3 val3 dev4 val4 dev5 val5 dev6 val6 dev7 val7
+EVAL_SETS := dev heldout dev2 val2 dev3 val3 dev4 val4 dev5 val5 dev6 val6 dev7 val7 dev8 val8
 
 eval: setup
 	$(PIP) install -q -c constraints.txt -e '.[eval]'
