@@ -1,21 +1,25 @@
 """How much of a question's meaning each of its words carries, to weigh the words that decide what to cite.
 
 A question term's weight in coverage was its IDF in the collection alone. Chat-style questions are full of
-words abstracts never use ("pls", "incl", "actually", "kind of", "need every paper that even mentions…"), and
-those got the highest weights, so that a paper stating the claim itself ("distillation", "traces") covered
-little of the question and fell out of a list. Here each word of the question is compared, by the embedding
-model's vector for the word alone, with the question's own vector: the cosine, floored at ``FLOOR`` and
-raised to ``POWER``, multiplies the word's IDF in the support model's features (``rag.decide``). "pls" and
-"actually" lie far from the meaning of the question they sit in, "distillation" close to it.
-
-Chosen on dev and val (support features only; abstention and quoting keep the IDF weights): dev which-papers
-F1 0.682 -> 0.694 and val 0.706 -> 0.722 (citation F1 0.854 -> 0.859, 0.817 -> 0.828), ACLSum val citation F1
-0.920 -> 0.917. ``POWER`` 1 did better on the hand-written sets (val which-papers 0.726) but cost ACLSum val
-0.023 citation F1; 0.5 was kept.
+words abstracts seldom or never use ("need every paper that even mentions…", "actually", "kind of"), and those
+got the highest weights, so that a paper stating the claim itself covered little of the question and fell out
+of a list. Here each word of the question is compared, by the embedding model's vector for the word alone,
+with the question's own vector: the cosine, floored at ``FLOOR`` and raised to ``POWER``, multiplies the word's
+IDF in the support model's features (``rag.decide``). "every", "even" and "actually" lie far from the meaning
+of the question they sit in; its subject's words lie close to it.
 
 The vectors of the model's whole vocabulary words are computed once, with the near-word lists
-(``rag.neighbours``), and read memory-mapped, so a question pays a lookup; other words (names, shorthand:
-"GPQA", "pls") are encoded on first use and kept.
+(``rag.neighbours``), and read memory-mapped, so a question pays a lookup. A word outside the vocabulary (a
+name, shorthand, a word the model splits into pieces, a hyphenated compound: "GPQA", "pls", "benchmark",
+"chain-of-thought") keeps its rarity weight.
+
+Chosen on dev and val (support features only; abstention and quoting keep the IDF weights): val which-papers
+F1 0.706 -> 0.719 and citation F1 0.817 -> 0.827 (means over held-out, val2 … val8), ACLSum val citation F1
+0.920 -> 0.917; dev 0.682 -> 0.693 and 0.854 -> 0.854. ``POWER`` 1 did better on the hand-written val sets
+but cost ACLSum val 0.023 citation F1. Encoding the words outside the vocabulary too, at question time, scored
+0.722 to 0.731 and 0.828 to 0.831 on val but cost 2 to 10 ms on each question with a new one (warm ``ask`` p95
+14 -> 30 ms); reading a compound as its parts changed nothing on val but made a "which paper" question cite
+a second, weaker paper.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.embeddings import DIMENSION, model_cache, shared_embedder
+from rag.embeddings import DIMENSION, model_cache
 from rag.evidence import QuestionTerms
 from rag.neighbours import build_near_words, near_words_file, word_vectors_file
 from rag.retrieve import Retrieval, focus_query
@@ -37,14 +41,14 @@ from rag.text import content_terms
 
 FLOOR = 0.05  # a word's cosine with its question is read as at least this
 POWER = 0.5
-_TOKEN = re.compile(r"[^\W_][\w.-]*")
+_TOKEN = re.compile(r"[^\W_][\w.-]*")  # a word, a number or a compound as written ("chain-of-thought", "3.34M")
 _LOAD_LOCK = threading.Lock()  # two questions at once must not both build the vectors
 
 
 @lru_cache(maxsize=1)
 def _vocabulary() -> tuple[dict[str, int], np.ndarray] | None:
     """The vocabulary words' rows and their vectors (memory-mapped); built with the near-word lists if
-    missing; None if they can be neither read nor built (then every word is encoded on first use)."""
+    missing; None if they can be neither read nor built (then every word keeps its rarity weight)."""
     words = sorted(english_words())
     path = word_vectors_file(near_words_file(model_cache()))
     for attempt in range(2):
@@ -63,24 +67,17 @@ def _vocabulary() -> tuple[dict[str, int], np.ndarray] | None:
     return None
 
 
-@lru_cache(maxsize=4096)
-def _encoded(word: str) -> np.ndarray:
-    return shared_embedder().embed_words([word])[0]
-
-
-def word_vectors(words: list[str]) -> np.ndarray:
-    """Unit vectors of single words, one row each."""
+def vocabulary_vectors(words: list[str]) -> dict[str, np.ndarray]:
+    """The unit vectors of those ``words`` the model's vocabulary holds, by lower-case word (the model is
+    uncased); the others are left out."""
     with _LOAD_LOCK:
         vocabulary = _vocabulary()
-    rows = []
-    for word in words:
-        folded = word.casefold()
-        if vocabulary is not None and folded in vocabulary[0]:
-            rows.append(np.asarray(vocabulary[1][vocabulary[0][folded]], dtype=np.float32))
-        else:
-            rows.append(_encoded(word))
-    matrix = np.array(rows, dtype=np.float32).reshape(len(rows), DIMENSION)
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    if vocabulary is None:
+        return {}
+    rows_of, vectors = vocabulary
+    held = {w.casefold() for w in words} & rows_of.keys()
+    found = {w: np.asarray(vectors[rows_of[w]], dtype=np.float32) for w in held}
+    return {w: v / max(float(np.linalg.norm(v)), 1e-12) for w, v in found.items()}
 
 
 def question_words(question: str) -> dict[str, str]:
@@ -93,14 +90,16 @@ def question_words(question: str) -> dict[str, str]:
 
 
 def weigh_by_meaning(terms: QuestionTerms, retrieval: Retrieval) -> QuestionTerms:
-    """The terms with each weight multiplied by how close its word lies to the question's meaning."""
+    """The terms with each weight multiplied by how close its word lies to the question's meaning (a word
+    outside the vocabulary keeps its weight)."""
     words = question_words(focus_query(retrieval.question))
-    stems = [t for t in terms.weights if t in words]
-    if not stems:
+    vectors = vocabulary_vectors([words[t] for t in terms.weights if t in words])
+    if not vectors:
         return terms
     question = retrieval.query_vector / max(float(np.linalg.norm(retrieval.query_vector)), 1e-12)
-    closeness = word_vectors([words[t] for t in stems]) @ question.astype(np.float32)
     weights = dict(terms.weights)
-    for stem, cosine in zip(stems, closeness, strict=True):
-        weights[stem] *= max(float(cosine), FLOOR) ** POWER
+    for stem in weights:
+        vector = vectors.get(words.get(stem, "").casefold())
+        if vector is not None:
+            weights[stem] *= max(float(vector @ question), FLOOR) ** POWER
     return replace(terms, weights=weights)

@@ -103,12 +103,12 @@ def test_damaged_word_vectors_are_built_again(tmp_path: Path, monkeypatch: pytes
     damaged.write_bytes(b"\x93NUMPY cut short")
     word_meaning._vocabulary.cache_clear()
     try:
-        vectors = word_meaning.word_vectors(["city", "town"])
+        vectors = word_meaning.vocabulary_vectors(["city", "town"])
         rows, _ = word_meaning._vocabulary() or ({}, None)
     finally:
         word_meaning._vocabulary.cache_clear()
     assert "town" in rows and np.load(damaged).shape[0] == len(rows)  # rebuilt, and read from the file
-    assert float(vectors[0] @ vectors[1]) > 0.75  # near words, as the lists say
+    assert float(vectors["city"] @ vectors["town"]) > 0.75  # near words, as the lists say
 
 
 def test_damaged_near_word_lists_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
