@@ -175,7 +175,8 @@ def plan(retrieval: Retrieval, settings: Settings, collection: Collection) -> Pl
     if not retrieval.papers:
         return Plan(retrieval, shape, terms, [], [], {}, "nothing is indexed", False)
     # Which papers to cite weighs each term by how much of the question's meaning its word carries as well as
-    # by its rarity (rag.word_meaning); abstention and quoting keep the rarity weights they were fitted with.
+    # by its rarity (rag.word_meaning); quoting and the abstention model's coverage features keep the rarity
+    # weights (its support feature is the best paper's support, so it reads the meaning weights too).
     weighted = weigh_by_meaning(terms, retrieval)
     supports = sorted(support(weighted, retrieval.papers), key=lambda s: s.probability, reverse=True)
     names = named_terms(question, collection.uses)

@@ -102,7 +102,7 @@ def _read_lists(path: Path) -> NearWords | None:
     return {word: tuple(near) for word, near in content["near"].items()}
 
 
-_BUILD_LOCK = threading.Lock()  # two questions at once must not both build the lists
+BUILD_LOCK = threading.Lock()  # two questions at once must not both build the lists (or the word vectors)
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +121,7 @@ def _load_near_words() -> NearWords:
 def near_words() -> NearWords:
     """The lists, built on first use if ``make setup`` has not built them; empty if they can be neither read
     nor built (then no word is read as another, as before this module existed)."""
-    with _BUILD_LOCK:
+    with BUILD_LOCK:
         return _load_near_words()
 
 

@@ -221,14 +221,25 @@ def figures(text: str) -> tuple[float, ...]:
     return tuple(found)
 
 
+# A figure as a question gives it, whole: "600k", "1.3k" (an approximation mark already gone), "3.34M", "1.59x".
+_ASKED_FIGURE = re.compile(
+    r"(\d+(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k|m|b|thousand|million|billion)?\s*(?:x|×|%)?", re.IGNORECASE
+)
+
+
 def states_figure(text: str, figure: str) -> bool:
     """Whether ``text`` states the figure a question gives ("~1.3k", "600k", "2"), or one within
-    ``APPROXIMATE`` of it: an asker quotes a figure rounded, or as they remember it."""
-    asked = figures(figure)
-    if not asked:
+    ``APPROXIMATE`` of it: an asker quotes a figure rounded, or as they remember it. Only a whole figure is read
+    so (a name that starts with digits, "2WikiMultiHopQA", "3D", is not one), and a year ("2024") or a size in
+    billions ("70B", a model's) must be stated exactly: a near one names another thing."""
+    match = _ASKED_FIGURE.fullmatch(figure.strip().lstrip("~≈<>"))
+    if match is None:
         return False
-    wanted = asked[0]
-    return any(abs(value - wanted) <= APPROXIMATE * max(abs(wanted), abs(value)) for value in figures(text))
+    unit = (match.group(2) or "").casefold()
+    wanted = float(match.group(1).replace(",", "")) * _SCALE_FACTOR.get(unit, 1.0)
+    year = not unit and match.group(1).isdigit() and 1900 <= wanted <= 2099
+    tolerance = 0.0 if year or unit in ("b", "billion") else APPROXIMATE
+    return any(abs(value - wanted) <= tolerance * max(abs(wanted), abs(value)) for value in figures(text))
 
 
 def acronym_letters(term: str) -> str:

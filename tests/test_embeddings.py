@@ -96,11 +96,12 @@ def test_near_words_are_listed_nearest_first_and_written_readable(tmp_path: Path
     assert np.load(vectors_file).shape == (built["vocabulary"], 384)  # one row per word, in sorted order
 
 
-def test_damaged_word_vectors_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("content", [b"\x93NUMPY cut short", b""])
+def test_damaged_word_vectors_are_built_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes) -> None:
     shared_embedder().embed_words(["warm"])  # the model from the usual cache: only the vectors are looked for here
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
     damaged = word_vectors_file(near_words_file(tmp_path))
-    damaged.write_bytes(b"\x93NUMPY cut short")
+    damaged.write_bytes(content)
     word_meaning._vocabulary.cache_clear()
     try:
         vectors = word_meaning.vocabulary_vectors(["city", "town"])
