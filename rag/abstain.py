@@ -15,7 +15,7 @@ The decision rests on the evidence the answer would cite, never on how the quest
   name less, since descriptions of a paper often name a baseline its abstract leaves out; a figure the
   question gives ("about 600k questions") and the abstracts do not is weighed apart, and less: it is often
   the asker's recollection of the one they state; one within 10% of a figure they state ("~600k" for
-  609,432, "2" for "two") counts as stated;
+  609,432, "2" for "two") counts as stated, a year or a size in billions only exactly (``rag.text.states_figure``);
 * unmeasured quantities: a fact question asks how many or how much of something that no sentence with a
   figure in the cited abstracts mentions ("How many GPUs was AsyncFlow evaluated on?"); a rate is the one
   its first word names (a sentence giving a pass rate does not give a learning rate).
