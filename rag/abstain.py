@@ -84,9 +84,7 @@ def missing_names(names: list[str], evidence_text: str) -> list[str]:
     return [
         n
         for n in names
-        if not mentions(evidence_text, n)
-        and not acronym_of(evidence_text, n)
-        and not (n[:1].isdigit() and states_figure(evidence_text, n))
+        if not mentions(evidence_text, n) and not acronym_of(evidence_text, n) and not states_figure(evidence_text, n)
     ]
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from rag.acronyms import Glossary
-from rag.embeddings import model_cache, onnx_file
+from rag.embeddings import DIMENSION, model_cache, onnx_file
 from rag.files import READABLE_BY_ALL, write_atomically
 from rag.spelling import english_words
 from rag.text import content_terms, latex_to_text
@@ -48,6 +48,7 @@ _WORD = re.compile(r"[^\W\d_]+")  # letters: "naïve" is one word (not in the vo
 _ROWS_PER_BLOCK = 1024  # words compared with all the others at a time while building (about 90 MB)
 
 NearWords = dict[str, tuple[str, ...]]  # a word -> the words at least NEAR_FROM similar to it, nearest first
+WordVectors = tuple[dict[str, int], np.ndarray]  # a vocabulary word -> its row; the rows (float16, memory-mapped)
 
 
 def near_words_file(cache: Path | None = None) -> Path:
@@ -80,7 +81,7 @@ def build_near_words(path: Path | None = None) -> Path:
     from rag.embeddings import shared_embedder
 
     path = path or near_words_file()
-    words = sorted(english_words())
+    words = _vocabulary_in_order()
     vectors = shared_embedder().embed_words(words)
     lists = near_lists(vectors, words)
     content = json.dumps({"near_from": NEAR_FROM, "vocabulary": len(words), "near": lists}, separators=(",", ":"))
@@ -102,7 +103,7 @@ def _read_lists(path: Path) -> NearWords | None:
     return {word: tuple(near) for word, near in content["near"].items()}
 
 
-BUILD_LOCK = threading.Lock()  # two questions at once must not both build the lists (or the word vectors)
+_BUILD_LOCK = threading.Lock()  # two questions at once must not both build the lists and vectors
 
 
 @lru_cache(maxsize=1)
@@ -121,8 +122,45 @@ def _load_near_words() -> NearWords:
 def near_words() -> NearWords:
     """The lists, built on first use if ``make setup`` has not built them; empty if they can be neither read
     nor built (then no word is read as another, as before this module existed)."""
-    with BUILD_LOCK:
+    with _BUILD_LOCK:
         return _load_near_words()
+
+
+def _vocabulary_in_order() -> list[str]:
+    """The vocabulary's whole words in the order of the vectors' rows."""
+    return sorted(english_words())
+
+
+def _read_vectors(path: Path) -> WordVectors | None:
+    """The vectors, or None if the file is missing, damaged (an empty one too) or made for another vocabulary."""
+    words = _vocabulary_in_order()
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError):
+        return None
+    if vectors.shape != (len(words), DIMENSION):
+        return None
+    return {word: row for row, word in enumerate(words)}, vectors
+
+
+@lru_cache(maxsize=1)
+def _load_word_vectors() -> WordVectors | None:
+    path = word_vectors_file(near_words_file(model_cache()))
+    vectors = _read_vectors(path)
+    if vectors is None:  # lists built before the vectors were kept, or damaged: build both
+        try:
+            build_near_words(near_words_file(model_cache()))
+            vectors = _read_vectors(path)
+        except OSError as err:
+            warnings.warn(f"rag: cannot build the word vectors at {path} ({err})", stacklevel=2)
+    return vectors
+
+
+def word_vectors() -> WordVectors | None:
+    """The vocabulary's word vectors (``rag.word_meaning`` reads them), built with the lists on first use if
+    missing; None if they can be neither read nor built."""
+    with _BUILD_LOCK:
+        return _load_word_vectors()
 
 
 def words_by_stem(text: str) -> dict[str, str]:
@@ -157,6 +195,5 @@ def nearest_words(unknown: dict[str, str], vocabulary: AbstractSet[str]) -> Glos
 if __name__ == "__main__":  # `python -m rag.neighbours --build`: what `make setup` runs
     if "--build" in sys.argv:
         built = near_words()  # reads the lists and checks them, or builds them
-        if built and not word_vectors_file(near_words_file()).exists():  # lists made before the vectors were kept
-            build_near_words()
+        word_vectors()  # reads the vectors and checks them, or builds them with the lists
         print(f"near-word lists: {near_words_file()}" if built else "near-word lists: not available (see above)")

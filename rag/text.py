@@ -17,8 +17,10 @@ from typing import Any
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _WORD = re.compile(r"[^\W_]+(?:[.,][0-9]+)?%?")
 _LETTER_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_]{2,})")
-_SCALE = re.compile(r"(?<=\d)\s*(k|m|b|thousand|million|billion)\b", re.IGNORECASE)
+_SCALE_NAMES = "k|m|b|thousand|million|billion"
+_SCALE = re.compile(rf"(?<=\d)\s*({_SCALE_NAMES})\b", re.IGNORECASE)
 _SCALES = {"k": "thousand", "m": "million", "b": "billion"}
+_SCALE_VALUES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 # LaTeX that abstracts carry over from their sources: escapes, accents, formatting commands, inline math.
 _LATEX_ESCAPE = re.compile(r"\\([%$&_#{}])")
 _LATEX_ACCENT = re.compile(r"\\([\"'`^~])\{?([A-Za-z])\}?")
@@ -192,11 +194,9 @@ def states_a_number(text: str) -> bool:
     return bool(_NUMBER.search(text))
 
 
+_DIGITS = r"(\d+(?:,\d{3})+|\d+(?:\.\d+)?)"  # "609,432", "3.34", "2"
 # A figure in digits, with its scale if it has one: "609,432", "3.34 million", "1.3k", "7B".
-_FIGURE = re.compile(
-    r"(?<![\w.])(\d+(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(k|m|b|thousand|million|billion)(?![a-z]))?", re.IGNORECASE
-)
-_SCALE_FACTOR = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9}
+_FIGURE = re.compile(rf"(?<![\w.]){_DIGITS}(?:\s*({_SCALE_NAMES})(?![a-z]))?", re.IGNORECASE)
 _NUMBER_WORDS = {
     word: value
     for value, word in enumerate(
@@ -213,18 +213,19 @@ def figures(text: str) -> tuple[float, ...]:
     """The figures ``text`` states, in digits or as a small number in words: "3.34 million" -> 3340000.0,
     "1,035" -> 1035.0, "two" -> 2.0."""
     text = latex_to_text(text)
-    found = []
-    for match in _FIGURE.finditer(text):
-        scale = _SCALE_FACTOR.get((match.group(2) or "").casefold(), 1.0)
-        found.append(float(match.group(1).replace(",", "")) * scale)
+    found = [_value(match.group(1), match.group(2)) for match in _FIGURE.finditer(text)]
     found.extend(float(_NUMBER_WORDS[m.group(1).casefold()]) for m in _NUMBER_WORD.finditer(text))
     return tuple(found)
 
 
 # A figure as a question gives it, whole: "600k", "1.3k" (an approximation mark already gone), "3.34M", "1.59x".
-_ASKED_FIGURE = re.compile(
-    r"(\d+(?:,\d{3})+|\d+(?:\.\d+)?)\s*(k|m|b|thousand|million|billion)?\s*(?:x|×|%)?", re.IGNORECASE
-)
+_ASKED_FIGURE = re.compile(rf"{_DIGITS}\s*({_SCALE_NAMES})?\s*(?:x|×|%)?", re.IGNORECASE)
+
+
+def _value(digits: str, scale: str | None) -> float:
+    """ "3.34", "M" -> 3340000.0"""
+    name = (scale or "").casefold()
+    return float(digits.replace(",", "")) * _SCALE_VALUES.get(_SCALES.get(name, name), 1.0)
 
 
 def states_figure(text: str, figure: str) -> bool:
@@ -236,7 +237,7 @@ def states_figure(text: str, figure: str) -> bool:
     if match is None:
         return False
     unit = (match.group(2) or "").casefold()
-    wanted = float(match.group(1).replace(",", "")) * _SCALE_FACTOR.get(unit, 1.0)
+    wanted = _value(match.group(1), unit)
     year = not unit and match.group(1).isdigit() and 1900 <= wanted <= 2099
     tolerance = 0.0 if year or unit in ("b", "billion") else APPROXIMATE
     return any(abs(value - wanted) <= tolerance * max(abs(wanted), abs(value)) for value in figures(text))

@@ -27,17 +27,13 @@ a second, weaker paper.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 
-from rag.embeddings import DIMENSION, model_cache
 from rag.evidence import QuestionTerms
-from rag.neighbours import BUILD_LOCK, build_near_words, near_words_file, word_vectors_file
+from rag.neighbours import word_vectors
 from rag.retrieve import Retrieval, focus_query
-from rag.spelling import english_words
 from rag.text import content_terms
 
 FLOOR = 0.05  # a word's cosine with its question is read as at least this
@@ -45,33 +41,10 @@ POWER = 0.5
 _TOKEN = re.compile(r"[^\W_][\w.-]*")  # a word, a number or a compound as written ("chain-of-thought", "3.34M")
 
 
-@lru_cache(maxsize=1)
-def _vocabulary() -> tuple[dict[str, int], np.ndarray] | None:
-    """The vocabulary words' rows and their vectors (memory-mapped); built with the near-word lists if
-    missing; None if they can be neither read nor built (then every word keeps its rarity weight)."""
-    words = sorted(english_words())
-    path = word_vectors_file(near_words_file(model_cache()))
-    for attempt in range(2):
-        try:
-            vectors = np.load(path, mmap_mode="r")
-            if vectors.shape == (len(words), DIMENSION):
-                return {word: row for row, word in enumerate(words)}, vectors
-        except (OSError, ValueError, EOFError):  # missing, or damaged (an empty file: EOFError)
-            pass
-        if attempt == 0:
-            try:
-                build_near_words(near_words_file(model_cache()))
-            except OSError as err:
-                warnings.warn(f"rag: cannot build the word vectors at {path} ({err})", stacklevel=2)
-                return None
-    return None
-
-
 def vocabulary_vectors(words: list[str]) -> dict[str, np.ndarray]:
     """The unit vectors of those ``words`` the model's vocabulary holds, by lower-case word (the model is
     uncased); the others are left out."""
-    with BUILD_LOCK:  # the near-word lists' lock: the two are built together
-        vocabulary = _vocabulary()
+    vocabulary = word_vectors()
     if vocabulary is None:
         return {}
     rows_of, vectors = vocabulary

@@ -20,10 +20,12 @@ from rag.ingest import chunk_paper
 from rag.keyword import keyword_text
 from rag.neighbours import (
     _load_near_words,
+    _load_word_vectors,
     build_near_words,
     near_lists,
     near_words,
     near_words_file,
+    word_vectors,
     word_vectors_file,
 )
 
@@ -102,12 +104,12 @@ def test_damaged_word_vectors_are_built_again(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path))
     damaged = word_vectors_file(near_words_file(tmp_path))
     damaged.write_bytes(content)
-    word_meaning._vocabulary.cache_clear()
+    _load_word_vectors.cache_clear()
     try:
         vectors = word_meaning.vocabulary_vectors(["city", "town"])
-        rows, _ = word_meaning._vocabulary() or ({}, None)
+        rows, _ = word_vectors() or ({}, None)
     finally:
-        word_meaning._vocabulary.cache_clear()
+        _load_word_vectors.cache_clear()
     assert "town" in rows and np.load(damaged).shape[0] == len(rows)  # rebuilt, and read from the file
     assert float(vectors["city"] @ vectors["town"]) > 0.75  # near words, as the lists say
 
